@@ -1,0 +1,117 @@
+//! The container's first process, from `clone3` to `execve`.
+//!
+//! [`setup`] is the required order of steps, top to bottom. The child runs on
+//! a forked copy of barco's memory, so it obeys the rules of a child after
+//! fork (rustix's `kernel_fork` lists them): raw syscalls only, no heap, no
+//! panics, no std I/O, and it leaves with `execve` or `exit_group`, never by
+//! returning. A failed step is sent to the parent as a [`Failure`] (stage,
+//! index, errno); the parent prints it.
+
+use crate::error::Stage;
+use crate::log::info;
+use crate::plan::Plan;
+use crate::rootfs;
+use crate::spawn::{At, ChildEnd, Failure};
+use crate::sys::{self, SigSet};
+use core::convert::Infallible;
+use linux_raw_sys::general as k;
+use rustix::io::Errno;
+use rustix::process::{chdir, set_parent_process_death_signal, Signal};
+use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+use rustix::{fs::Gid, fs::Uid};
+
+/// Runs the setup steps and the command; never returns.
+pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
+    let Err(failure) = setup(plan, &chan);
+    chan.report(failure);
+    sys::exit_group(1)
+}
+
+/// Every step between `clone3` and `execve`, in the order the kernel needs.
+fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
+    // Die with barco: a SIGKILLed supervisor must not leave a container.
+    die_with_parent(chan)?;
+
+    // New UTS namespace: the hostname is ours to set.
+    rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
+
+    // New mount namespace, still with barco's capabilities over it: build
+    // the container's tree, then make it the root.
+    rootfs::make_private()?;
+    rootfs::bind_and_enter(plan)?;
+    rootfs::mount_proc()?;
+    rootfs::mount_dev()?;
+    rootfs::pivot()?;
+
+    // The user namespace comes last, as in the seed. The mount, network, UTS,
+    // IPC and PID namespaces were created by barco as real root, so they are
+    // owned by the host's user namespace: root in the container gets no
+    // capabilities over them, only over this new, empty user namespace. So
+    // the container cannot remount its root, unmount /proc to reveal what is
+    // under it, or change its hostname.
+    sys::unshare(k::CLONE_NEWUSER).at(Stage::UnshareUser)?;
+    chan.request_maps().at(Stage::WaitMaps)?;
+    chan.wait_maps().at(Stage::WaitMaps)?;
+
+    // Become the container's user: groups, then gid, then uid.
+    set_thread_groups(&[]).at(Stage::SetGroups)?;
+    let gid = Gid::from_raw(plan.gid);
+    set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
+    let uid = Uid::from_raw(plan.uid);
+    set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
+
+    // Changing credentials cleared the parent-death signal: arm it again.
+    die_with_parent(chan)?;
+
+    chdir(plan.workdir.as_c_str()).at(Stage::Workdir)?;
+
+    // Only 0, 1 and 2 may reach the command. The channel stays open until
+    // execve closes it (CLOEXEC), so an exec failure can still be reported.
+    let keep = chan.raw();
+    sys::close_range(3, keep - 1).at(Stage::CloseFds)?;
+    sys::close_range(keep + 1, u32::MAX).at(Stage::CloseFds)?;
+
+    // Undo what barco's runtime and supervisor set up: Rust ignores SIGPIPE,
+    // and the parent blocked the signals it forwards.
+    sys::reset_signal_action(k::SIGPIPE).at(Stage::ResetSignals)?;
+    sys::set_signal_mask(SigSet::EMPTY).at(Stage::ResetSignals)?;
+
+    if plan.heap_audit && sys::alloc::after_seal() > 0 {
+        return Err(Failure {
+            stage: Stage::HeapAudit,
+            index: 0,
+            errno: 0,
+        });
+    }
+    info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
+    Err(exec(plan))
+}
+
+/// Arms PR_SET_PDEATHSIG with SIGKILL, then checks that the parent did not
+/// die before it was armed (the signal is not sent retroactively).
+fn die_with_parent(chan: &ChildEnd) -> Result<(), Failure> {
+    set_parent_process_death_signal(Some(Signal::KILL)).at(Stage::DeathSignal)?;
+    if chan.parent_alive() {
+        Ok(())
+    } else {
+        Err(Failure {
+            stage: Stage::ParentGone,
+            index: 0,
+            errno: 0,
+        })
+    }
+}
+
+/// Tries each candidate path like execvp: a missing file moves on to the
+/// next; EACCES is remembered but the search goes on; anything else stops.
+fn exec(plan: &Plan) -> Failure {
+    let mut reported = Errno::NOENT;
+    for path in &plan.exec_candidates {
+        match sys::execve(path, plan.argv.as_ptr(), plan.envp.as_ptr()) {
+            Errno::NOENT | Errno::NOTDIR => {}
+            Errno::ACCESS => reported = Errno::ACCESS,
+            other => return Failure::new(Stage::Exec, 0, other),
+        }
+    }
+    Failure::new(Stage::Exec, 0, reported)
+}

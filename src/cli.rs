@@ -1,0 +1,285 @@
+//! The command line: a lexopt loop that turns argv into [`Args`].
+//!
+//! Parsing stops at the first non-option (or after `--`); that word and every
+//! word after it form the command, passed through untouched via
+//! `raw_args()`, as in lexopt's `examples/posixly_correct.rs`.
+//! Values are only checked for form here; [`crate::plan`] checks meaning.
+
+use crate::error::Error;
+use std::ffi::OsString;
+
+pub const USAGE: &str = "\
+Usage: barco [OPTIONS] -m ROOTFS [--] [COMMAND [ARG...]]
+
+Run COMMAND (default /bin/sh) in new mount, PID, IPC, UTS, network, cgroup
+and user namespaces, with ROOTFS as its root filesystem. Everything after
+the first non-option, or after `--`, is the command and its arguments.
+
+Options:
+  -m, --mnt, --root DIR   root filesystem of the container (required)
+  -u, --uid N             uid and gid inside the container [default: 0]
+  -c, --cmd PATH          command to run (the seed's form; prefer COMMAND)
+  -a, --arg ARG           with -c: the command's argv[0], as in the seed.
+                          For real arguments use: -- COMMAND ARG...
+      --hostname NAME     hostname inside [default: barcontainer]
+  -w, --workdir DIR       working directory inside [default: /]
+  -e, --env KEY=VALUE     add an environment variable (repeatable);
+                          a bare KEY copies the caller's value
+      --uid-map C:H:N     map container uids C..C+N onto host uids H..H+N
+                          (repeatable) [default: 0:10000:2000]
+      --gid-map C:H:N     the same for gids [default: 0:10000:2000]
+  -v, --verbose           more log output on stderr: -v info, -vv debug,
+                          -vvv trace (repeatable)
+  -h, --help              print this help
+  -V, --version           print the version
+
+Environment inside: PATH, HOME, HOSTNAME, TERM (if set here), then every
+--env. Nothing else is inherited.
+
+Exit status: the command's own, or 128+N if it was killed by signal N;
+125 if barco itself failed, 126 if the command cannot be executed,
+127 if it was not found.
+";
+
+/// A `C:H:N` line of a uid or gid map: container ids `C..C+N` are host ids
+/// `H..H+N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// What the user asked for, checked for form only.
+#[derive(Debug, Default, PartialEq)]
+pub struct Args {
+    pub root: Option<OsString>,
+    pub uid: u32,
+    pub cmd: Option<OsString>,
+    pub arg0: Option<OsString>,
+    pub hostname: Option<OsString>,
+    pub workdir: Option<OsString>,
+    pub env: Vec<OsString>,
+    pub uid_map: Vec<IdRange>,
+    pub gid_map: Vec<IdRange>,
+    pub verbose: u8,
+    /// The command and its arguments, exactly as given.
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I>(argv: I) -> Result<Parsed, Error>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(argv);
+    let mut a = Args::default();
+    while let Some(arg) = p.next().map_err(usage)? {
+        match arg {
+            Short('m') | Long("mnt") | Long("root") => a.root = Some(value(&mut p, "--root")?),
+            Short('u') | Long("uid") => a.uid = number(&value(&mut p, "--uid")?, "--uid")?,
+            Short('c') | Long("cmd") => a.cmd = Some(value(&mut p, "--cmd")?),
+            Short('a') | Long("arg") => a.arg0 = Some(value(&mut p, "--arg")?),
+            Long("hostname") => a.hostname = Some(value(&mut p, "--hostname")?),
+            Short('w') | Long("workdir") => a.workdir = Some(value(&mut p, "--workdir")?),
+            Short('e') | Long("env") => a.env.push(value(&mut p, "--env")?),
+            Long("uid-map") => a
+                .uid_map
+                .push(id_range(&value(&mut p, "--uid-map")?, "--uid-map")?),
+            Long("gid-map") => a
+                .gid_map
+                .push(id_range(&value(&mut p, "--gid-map")?, "--gid-map")?),
+            Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
+            Short('h') | Long("help") => return Ok(Parsed::Help),
+            Short('V') | Long("version") => return Ok(Parsed::Version),
+            Value(first) => {
+                a.command.push(first);
+                a.command.extend(p.raw_args().map_err(usage)?);
+                break;
+            }
+            _ => return Err(usage(arg.unexpected())),
+        }
+    }
+    if a.root.is_none() {
+        return Err(Error::usage(
+            "missing -m ROOTFS: the container's root filesystem (see barco --help)",
+        ));
+    }
+    if !a.command.is_empty() && (a.cmd.is_some() || a.arg0.is_some()) {
+        return Err(Error::usage(
+            "give the command either with -c/-a or after the options, not both",
+        ));
+    }
+    Ok(Parsed::Run(a))
+}
+
+fn usage(e: lexopt::Error) -> Error {
+    Error::usage(format!("{e} (see barco --help)"))
+}
+
+/// An option's value. lexopt would hand `--` itself to `-m --`; that is
+/// always a forgotten value, so say so.
+fn value(p: &mut lexopt::Parser, option: &str) -> Result<OsString, Error> {
+    match p.value() {
+        Ok(v) if v != "--" => Ok(v),
+        _ => Err(Error::usage(format!(
+            "missing value for {option} (see barco --help)"
+        ))),
+    }
+}
+
+fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
+    v.to_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+        Error::usage(format!(
+            "{option}: '{}' is not a number from 0 to 4294967295",
+            v.to_string_lossy()
+        ))
+    })
+}
+
+/// Parses `C:H:N`.
+fn id_range(v: &std::ffi::OsStr, option: &str) -> Result<IdRange, Error> {
+    let bad = || {
+        Error::usage(format!(
+            "{option}: '{}' is not CONTAINER:HOST:COUNT, e.g. 0:10000:2000",
+            v.to_string_lossy()
+        ))
+    };
+    let s = v.to_str().ok_or_else(bad)?;
+    let mut parts = s.split(':').map(|p| p.parse::<u32>());
+    let (Some(Ok(inside)), Some(Ok(outside)), Some(Ok(count)), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let fits = |start: u32| start.checked_add(count).is_some();
+    if count == 0 || !fits(inside) || !fits(outside) {
+        return Err(Error::usage(format!(
+            "{option}: '{s}': COUNT must be at least 1 and the ranges must end below 2^32"
+        )));
+    }
+    Ok(IdRange {
+        inside,
+        outside,
+        count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(argv: &[&str]) -> Args {
+        match parse(argv.iter().copied()) {
+            Ok(Parsed::Run(a)) => a,
+            other => panic!("{argv:?} gave {other:?}"),
+        }
+    }
+
+    fn err(argv: &[&str]) -> String {
+        match parse(argv.iter().copied()) {
+            Err(e) => e.to_string(),
+            Ok(p) => panic!("{argv:?} parsed as {p:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_form() {
+        let a = run(&["-u", "0", "-m", "/", "-c", "/bin/sh", "-a", "."]);
+        assert_eq!(a.uid, 0);
+        assert_eq!(a.root.as_deref(), Some("/".as_ref()));
+        assert_eq!(a.cmd.as_deref(), Some("/bin/sh".as_ref()));
+        assert_eq!(a.arg0.as_deref(), Some(".".as_ref()));
+        assert!(a.command.is_empty());
+    }
+
+    #[test]
+    fn command_after_options_is_untouched() {
+        let a = run(&["-m", "r", "ls", "-l", "--", "-v", "--uid"]);
+        assert_eq!(a.command, ["ls", "-l", "--", "-v", "--uid"]);
+        assert_eq!(a.verbose, 0);
+        let a = run(&["--root=r", "-vv", "--", "-x", "y"]);
+        assert_eq!(a.command, ["-x", "y"]);
+        assert_eq!(a.verbose, 2);
+    }
+
+    #[test]
+    fn every_option() {
+        let a = run(&[
+            "--mnt",
+            "r",
+            "--uid",
+            "7",
+            "--hostname",
+            "h",
+            "-w",
+            "/tmp",
+            "-e",
+            "A=1",
+            "--env",
+            "B=2",
+            "--uid-map",
+            "0:100:10",
+            "--gid-map",
+            "0:200:10",
+            "--verbose",
+            "-v",
+            "true",
+        ]);
+        assert_eq!(a.uid, 7);
+        assert_eq!(a.hostname.as_deref(), Some("h".as_ref()));
+        assert_eq!(a.workdir.as_deref(), Some("/tmp".as_ref()));
+        assert_eq!(a.env, ["A=1", "B=2"]);
+        assert_eq!(
+            a.uid_map,
+            [IdRange {
+                inside: 0,
+                outside: 100,
+                count: 10
+            }]
+        );
+        assert_eq!(
+            a.gid_map,
+            [IdRange {
+                inside: 0,
+                outside: 200,
+                count: 10
+            }]
+        );
+        assert_eq!(a.verbose, 2);
+        assert_eq!(a.command, ["true"]);
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(parse(["-h"]).unwrap(), Parsed::Help);
+        assert_eq!(parse(["-m", "r", "--help"]).unwrap(), Parsed::Help);
+        assert_eq!(parse(["-V"]).unwrap(), Parsed::Version);
+    }
+
+    #[test]
+    fn bad_input() {
+        assert!(err(&["--frobnicate", "-m", "r"]).contains("invalid option '--frobnicate'"));
+        assert!(err(&["-m"]).contains("missing value for --root"));
+        assert!(err(&["-m", "--", "sh"]).contains("missing value for --root"));
+        assert!(err(&["sh"]).contains("missing -m ROOTFS"));
+        assert!(err(&["-m", "r", "-u", "root"]).contains("--uid: 'root' is not a number"));
+        assert!(err(&["-m", "r", "-u", "-1"]).contains("is not a number"));
+        assert!(err(&["-m", "r", "--uid-map", "0:1"]).contains("is not CONTAINER:HOST:COUNT"));
+        assert!(err(&["-m", "r", "--uid-map", "0:1:2:3"]).contains("is not CONTAINER:HOST:COUNT"));
+        assert!(err(&["-m", "r", "--gid-map", "a:1:2"]).contains("--gid-map"));
+        assert!(err(&["-m", "r", "--uid-map", "0:1:0"]).contains("COUNT must be at least 1"));
+        assert!(err(&["-m", "r", "--uid-map", "0:4294967295:2"]).contains("below 2^32"));
+        assert!(err(&["-m", "r", "-c", "/bin/sh", "ls"]).contains("not both"));
+        assert!(err(&["-m", "r", "--hostname"]).contains("missing value for --hostname"));
+    }
+}

@@ -1,0 +1,294 @@
+//! barco's one error type: which step failed, on what, and the errno.
+//!
+//! An [`Error`] prints as one line, `barco: <step> <subject>: <reason>`, and
+//! maps to a docker-style exit code in [`Error::exit_code`]. Errors raised
+//! after `clone3` borrow their subject from the (leaked, `'static`) plan, so
+//! building and printing them never allocates.
+
+use crate::log;
+use core::fmt;
+use rustix::io::Errno;
+use std::borrow::Cow;
+
+/// Exit code for barco's own failures (docker's 125).
+pub const EXIT_BARCO: i32 = 125;
+/// Exit code when the command exists but cannot be executed (docker's 126).
+pub const EXIT_CANNOT_EXEC: i32 = 126;
+/// Exit code when the command is not found (docker's 127).
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// A step of a container's life. The child reports failures by number, so
+/// the discriminants are part of the parent↔child protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Stage {
+    /// Bad command line or configuration; the subject is the whole message.
+    Usage = 1,
+    Channel,
+    Signals,
+    Clone,
+    DeathSignal,
+    ParentGone,
+    Hostname,
+    MakePrivate,
+    BindRootfs,
+    EnterRootfs,
+    MountProc,
+    MountDev,
+    DevNode,
+    DevLink,
+    PivotRoot,
+    DetachOldRoot,
+    UnshareUser,
+    WaitMaps,
+    WriteUidMap,
+    WriteGidMap,
+    SetGroups,
+    SetGid,
+    SetUid,
+    Workdir,
+    CloseFds,
+    ResetSignals,
+    Exec,
+    Wait,
+    HeapAudit,
+}
+
+impl Stage {
+    /// All stages, for decoding a number received from the child.
+    const ALL: [Stage; 29] = [
+        Stage::Usage,
+        Stage::Channel,
+        Stage::Signals,
+        Stage::Clone,
+        Stage::DeathSignal,
+        Stage::ParentGone,
+        Stage::Hostname,
+        Stage::MakePrivate,
+        Stage::BindRootfs,
+        Stage::EnterRootfs,
+        Stage::MountProc,
+        Stage::MountDev,
+        Stage::DevNode,
+        Stage::DevLink,
+        Stage::PivotRoot,
+        Stage::DetachOldRoot,
+        Stage::UnshareUser,
+        Stage::WaitMaps,
+        Stage::WriteUidMap,
+        Stage::WriteGidMap,
+        Stage::SetGroups,
+        Stage::SetGid,
+        Stage::SetUid,
+        Stage::Workdir,
+        Stage::CloseFds,
+        Stage::ResetSignals,
+        Stage::Exec,
+        Stage::Wait,
+        Stage::HeapAudit,
+    ];
+
+    pub fn from_u16(n: u16) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| *s as u16 == n)
+    }
+
+    /// The words that come before the subject in the error line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Usage => "",
+            Stage::Channel => "parent/child channel",
+            Stage::Signals => "blocking signals for forwarding",
+            Stage::Clone => "clone3 into new namespaces",
+            Stage::DeathSignal => "setting the parent-death signal",
+            Stage::ParentGone => "barco's supervisor exited during setup",
+            Stage::Hostname => "sethostname",
+            Stage::MakePrivate => "making / private",
+            Stage::BindRootfs => "bind-mounting rootfs",
+            Stage::EnterRootfs => "entering rootfs",
+            Stage::MountProc => "mounting /proc in",
+            Stage::MountDev => "mounting",
+            Stage::DevNode => "binding device node",
+            Stage::DevLink => "creating link",
+            Stage::PivotRoot => "pivot_root into",
+            Stage::DetachOldRoot => "detaching the old root",
+            Stage::UnshareUser => "unshare of the user namespace",
+            Stage::WaitMaps => "waiting for the id maps",
+            Stage::WriteUidMap => "writing uid_map",
+            Stage::WriteGidMap => "writing gid_map",
+            Stage::SetGroups => "setgroups",
+            Stage::SetGid => "setresgid to",
+            Stage::SetUid => "setresuid to",
+            Stage::Workdir => "chdir to workdir",
+            Stage::CloseFds => "closing inherited descriptors",
+            Stage::ResetSignals => "resetting signal dispositions",
+            Stage::Exec => "exec",
+            Stage::Wait => "waiting for the container",
+            Stage::HeapAudit => "heap audit: allocations after clone3:",
+        }
+    }
+}
+
+/// A failed step: the stage, what it was acting on, and the errno if any.
+#[derive(Debug)]
+pub struct Error {
+    pub stage: Stage,
+    pub subject: Cow<'static, str>,
+    pub errno: Option<Errno>,
+}
+
+impl Error {
+    /// A command-line or configuration error; `message` is the whole text.
+    pub fn usage(message: impl Into<Cow<'static, str>>) -> Error {
+        Error {
+            stage: Stage::Usage,
+            subject: message.into(),
+            errno: None,
+        }
+    }
+
+    pub fn os(stage: Stage, subject: impl Into<Cow<'static, str>>, errno: Errno) -> Error {
+        Error {
+            stage,
+            subject: subject.into(),
+            errno: Some(errno),
+        }
+    }
+
+    /// The process exit code, following docker: 127 when the command was not
+    /// found, 126 when it could not be executed, 125 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match (self.stage, self.errno) {
+            (Stage::Exec, Some(Errno::NOENT | Errno::NOTDIR)) => EXIT_NOT_FOUND,
+            (Stage::Exec, _) => EXIT_CANNOT_EXEC,
+            _ => EXIT_BARCO,
+        }
+    }
+
+    /// Prints the one-line message to stderr, without allocating.
+    pub fn report(&self) {
+        log::line(format_args!("barco: {self}"));
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = self.stage.describe();
+        match (what.is_empty(), self.subject.is_empty()) {
+            (false, false) => write!(f, "{what} {}", self.subject)?,
+            (false, true) => f.write_str(what)?,
+            (true, _) => f.write_str(&self.subject)?,
+        }
+        if let Some(e) = self.errno {
+            write!(f, ": {}", strerror(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The C library's message for an errno, from a static table (std's own
+/// `Display` for OS errors allocates).
+pub fn strerror(e: Errno) -> StrError {
+    StrError(e)
+}
+
+pub struct StrError(Errno);
+
+impl fmt::Display for StrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.raw_os_error();
+        match message(n) {
+            Some(m) => f.write_str(m),
+            None => write!(f, "errno {n}"),
+        }
+    }
+}
+
+fn message(n: i32) -> Option<&'static str> {
+    Some(match n {
+        1 => "Operation not permitted",
+        2 => "No such file or directory",
+        3 => "No such process",
+        4 => "Interrupted system call",
+        5 => "Input/output error",
+        6 => "No such device or address",
+        7 => "Argument list too long",
+        8 => "Exec format error",
+        9 => "Bad file descriptor",
+        10 => "No child processes",
+        11 => "Resource temporarily unavailable",
+        12 => "Cannot allocate memory",
+        13 => "Permission denied",
+        14 => "Bad address",
+        15 => "Block device required",
+        16 => "Device or resource busy",
+        17 => "File exists",
+        18 => "Invalid cross-device link",
+        19 => "No such device",
+        20 => "Not a directory",
+        21 => "Is a directory",
+        22 => "Invalid argument",
+        23 => "Too many open files in system",
+        24 => "Too many open files",
+        25 => "Inappropriate ioctl for device",
+        26 => "Text file busy",
+        27 => "File too large",
+        28 => "No space left on device",
+        29 => "Illegal seek",
+        30 => "Read-only file system",
+        31 => "Too many links",
+        32 => "Broken pipe",
+        34 => "Numerical result out of range",
+        36 => "File name too long",
+        38 => "Function not implemented",
+        39 => "Directory not empty",
+        40 => "Too many levels of symbolic links",
+        61 => "No data available",
+        75 => "Value too large for defined data type",
+        95 => "Operation not supported",
+        98 => "Address already in use",
+        99 => "Cannot assign requested address",
+        104 => "Connection reset by peer",
+        110 => "Connection timed out",
+        111 => "Connection refused",
+        122 => "Disk quota exceeded",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_numbers_round_trip() {
+        for s in Stage::ALL {
+            assert_eq!(Stage::from_u16(s as u16), Some(s));
+        }
+        assert_eq!(Stage::from_u16(0), None);
+        assert_eq!(Stage::from_u16(Stage::ALL.len() as u16 + 1), None);
+    }
+
+    #[test]
+    fn one_line_with_step_subject_and_errno() {
+        let e = Error::os(Stage::PivotRoot, "/srv/rootfs", Errno::INVAL);
+        assert_eq!(
+            e.to_string(),
+            "pivot_root into /srv/rootfs: Invalid argument"
+        );
+        assert_eq!(e.exit_code(), 125);
+        assert_eq!(Error::usage("bad").to_string(), "bad");
+        assert_eq!(
+            strerror(Errno::from_raw_os_error(4000)).to_string(),
+            "errno 4000"
+        );
+    }
+
+    #[test]
+    fn exec_errors_map_to_docker_codes() {
+        let code = |e| Error::os(Stage::Exec, "x", e).exit_code();
+        assert_eq!(code(Errno::NOENT), 127);
+        assert_eq!(code(Errno::NOTDIR), 127);
+        assert_eq!(code(Errno::ACCESS), 126);
+        assert_eq!(code(Errno::NOEXEC), 126);
+    }
+}

@@ -1,0 +1,157 @@
+//! Seed-style log lines (`22:08:41 INFO  src/supervise.rs:96: message`) on
+//! stderr, formatted into a stack buffer and written with one `write(2)`.
+//!
+//! The format is rxi's log.c, which the seed uses; timestamps are UTC. Colour
+//! is used only when stderr is a terminal and `NO_COLOR` is unset. Nothing
+//! here allocates, so the child may log after `clone3`.
+
+use core::fmt::{self, Write as _};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Warn = 0,
+    Info = 1,
+    Debug = 2,
+    Trace = 3,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        ["WARN", "INFO", "DEBUG", "TRACE"][self as usize]
+    }
+    fn color(self) -> &'static str {
+        ["\x1b[33m", "\x1b[32m", "\x1b[36m", "\x1b[94m"][self as usize]
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+static COLOR: AtomicBool = AtomicBool::new(false);
+
+/// Sets the threshold from the number of `-v` flags: warnings by default,
+/// then info, debug and trace. (Errors are not log lines: the one error that
+/// ends a run is printed by `Error::report`.)
+pub fn init(verbosity: u8, color: bool) {
+    let level = (Level::Warn as u8)
+        .saturating_add(verbosity)
+        .min(Level::Trace as u8);
+    LEVEL.store(level, Relaxed);
+    COLOR.store(color, Relaxed);
+}
+
+#[inline]
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= LEVEL.load(Relaxed)
+}
+
+/// A fixed-size line buffer; text past its end is dropped, never allocated.
+struct Line {
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line {
+            buf: [0; 1024],
+            len: 0,
+        }
+    }
+    fn finish(&mut self) -> &[u8] {
+        if self.len == self.buf.len() {
+            self.len -= 1;
+        }
+        self.buf[self.len] = b'\n';
+        &self.buf[..=self.len]
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn write_stderr(bytes: &[u8]) {
+    // Logging must never fail a run; a closed stderr just loses the line.
+    let _ = rustix::io::write(rustix::stdio::stderr(), bytes);
+}
+
+/// Writes one log line if `level` is enabled. Use the macros instead.
+pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
+    let mut out = Line::new();
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+    let secs = now.tv_sec.rem_euclid(86_400);
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02} ",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    let _ = if COLOR.load(Relaxed) {
+        write!(
+            out,
+            "{}{:<5}\x1b[0m \x1b[90m{file}:{line}:\x1b[0m ",
+            level.color(),
+            level.name()
+        )
+    } else {
+        write!(out, "{:<5} {file}:{line}: ", level.name())
+    };
+    let _ = out.write_fmt(args);
+    write_stderr(out.finish());
+}
+
+/// Writes one plain line to stderr (used for the final error message).
+pub fn line(args: fmt::Arguments<'_>) {
+    let mut out = Line::new();
+    let _ = out.write_fmt(args);
+    write_stderr(out.finish());
+}
+
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($level) {
+            $crate::log::emit($level, file!(), line!(), format_args!($($arg)*))
+        }
+    };
+}
+#[allow(unused_macros)]
+macro_rules! warning { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Warn, $($arg)*) }; }
+macro_rules! info { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Info, $($arg)*) }; }
+macro_rules! debug { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Debug, $($arg)*) }; }
+macro_rules! trace { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Trace, $($arg)*) }; }
+#[allow(unused_imports)]
+pub(crate) use {debug, info, log_at, trace, warning};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_truncated_not_grown() {
+        let mut l = Line::new();
+        for _ in 0..200 {
+            let _ = l.write_str("0123456789");
+        }
+        let out = l.finish();
+        assert_eq!(out.len(), 1024);
+        assert_eq!(out[1023], b'\n');
+    }
+
+    #[test]
+    fn verbosity_raises_the_threshold() {
+        init(0, false);
+        assert!(enabled(Level::Warn) && !enabled(Level::Info));
+        init(1, false);
+        assert!(enabled(Level::Info) && !enabled(Level::Debug));
+        init(9, false);
+        assert!(enabled(Level::Trace));
+        init(0, false);
+    }
+}

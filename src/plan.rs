@@ -1,0 +1,550 @@
+//! Planning: [`Args`] and the host's state become an immutable [`Plan`].
+//!
+//! Every check that can be made before the container exists is made here,
+//! and every byte the child or the supervising parent will need afterwards
+//! is allocated here: C strings for paths, the argv and envp arrays, the
+//! candidate paths of the command, the uid/gid map texts. After planning,
+//! barco does not allocate again (see `sys::alloc`).
+
+use crate::cli::{Args, IdRange};
+use crate::error::{Error, Stage};
+use crate::rootfs;
+use core::ffi::c_char;
+use linux_raw_sys::general as k;
+use std::borrow::Cow;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+/// The seed's hostname.
+pub const DEFAULT_HOSTNAME: &str = "barcontainer";
+/// The seed's mapping: container ids 0..1999 are host ids 10000..11999.
+pub const DEFAULT_MAP: IdRange = IdRange {
+    inside: 0,
+    outside: 10000,
+    count: 2000,
+};
+/// The usual six directories, as docker and the Debian defaults set them.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The kernel accepts at most this many lines in uid_map and gid_map.
+const MAX_MAP_LINES: usize = 340;
+
+/// Namespaces created by `clone3`. The user namespace is not among them: the
+/// child unshares it after its mounts (see `child`).
+pub const CLONE_FLAGS: u64 = (k::CLONE_NEWNS
+    | k::CLONE_NEWPID
+    | k::CLONE_NEWIPC
+    | k::CLONE_NEWUTS
+    | k::CLONE_NEWNET
+    | k::CLONE_NEWCGROUP) as u64
+    | k::CLONE_CLEAR_SIGHAND;
+
+/// What barco needs to know about the machine it runs on; a parameter so that
+/// planning can be tested without changing the test process.
+pub struct Host {
+    pub euid: u32,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            euid: rustix::process::geteuid().as_raw(),
+            env: std::env::vars_os().collect(),
+        }
+    }
+
+    fn var(&self, key: &str) -> Option<&OsStr> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_os_str())
+    }
+}
+
+/// A null-terminated array of C-string pointers, as `execve` wants for argv
+/// and envp. It owns its strings, so the pointers stay valid.
+pub struct CArray {
+    /// Owns what `ptrs` points to.
+    #[cfg_attr(not(test), allow(dead_code))]
+    strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CArray {
+    fn new(strings: Vec<CString>) -> CArray {
+        let ptrs = strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain([core::ptr::null()])
+            .collect();
+        CArray { strings, ptrs }
+    }
+
+    pub fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+
+    #[cfg(test)]
+    pub fn strings(&self) -> &[CString] {
+        &self.strings
+    }
+}
+
+/// Everything a run needs, decided before anything is created.
+pub struct Plan {
+    pub rootfs: CString,
+    pub rootfs_display: String,
+    pub hostname: CString,
+    pub hostname_display: String,
+    pub workdir: CString,
+    pub workdir_display: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub uid_display: String,
+    /// Contents for `/proc/PID/uid_map` and `gid_map`.
+    pub uid_map: Vec<u8>,
+    pub gid_map: Vec<u8>,
+    /// Where to look for the command, in order (one entry if it has a `/`,
+    /// otherwise one per directory of the container's PATH, like execvp).
+    pub exec_candidates: Vec<CString>,
+    pub command_display: String,
+    pub argv: CArray,
+    pub envp: CArray,
+    pub clone_flags: u64,
+    /// Check that nothing allocated after clone3 (`BARCO_HEAP_AUDIT=1`).
+    pub heap_audit: bool,
+}
+
+impl Plan {
+    pub fn new(args: Args, host: &Host) -> Result<Plan, Error> {
+        if host.euid != 0 {
+            return Err(Error::usage(format!(
+                "barco must run as root (euid is {}): rootless mode is not supported yet",
+                host.euid
+            )));
+        }
+        let root_arg = args.root.as_deref().unwrap_or_default();
+        let rootfs = resolve_rootfs(root_arg)?;
+        let rootfs_display = rootfs.to_string_lossy().into_owned();
+
+        let hostname = args.hostname.unwrap_or_else(|| DEFAULT_HOSTNAME.into());
+        if hostname.is_empty() || hostname.len() > 64 {
+            return Err(Error::usage(format!(
+                "--hostname '{}' must be 1 to 64 bytes long",
+                hostname.to_string_lossy()
+            )));
+        }
+
+        let workdir = args.workdir.unwrap_or_else(|| "/".into());
+        if !workdir.as_bytes().starts_with(b"/") {
+            return Err(Error::usage(format!(
+                "--workdir '{}' must be an absolute path inside the container",
+                workdir.to_string_lossy()
+            )));
+        }
+
+        let uid_map = if args.uid_map.is_empty() {
+            vec![DEFAULT_MAP]
+        } else {
+            args.uid_map
+        };
+        let gid_map = if args.gid_map.is_empty() {
+            vec![DEFAULT_MAP]
+        } else {
+            args.gid_map
+        };
+        check_map(&uid_map, "--uid-map", "uid", args.uid)?;
+        check_map(&gid_map, "--gid-map", "gid", args.uid)?;
+
+        let env = environment(&args.env, host, args.uid, &hostname)?;
+        let path = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix(b"PATH="))
+            .unwrap_or(DEFAULT_PATH.as_bytes());
+
+        // The seed's form: -c PATH runs PATH with argv = [-a ARG].
+        let (command, argv) = if args.command.is_empty() {
+            let cmd = args.cmd.unwrap_or_else(|| "/bin/sh".into());
+            let arg0 = args.arg0.unwrap_or_else(|| cmd.clone());
+            (cmd, vec![arg0])
+        } else {
+            (args.command[0].clone(), args.command)
+        };
+        if command.is_empty() {
+            return Err(Error::usage("the command is an empty string"));
+        }
+        let exec_candidates = candidates(command.as_bytes(), path);
+
+        Ok(Plan {
+            rootfs: cstring(rootfs.into_os_string())?,
+            rootfs_display,
+            hostname_display: hostname.to_string_lossy().into_owned(),
+            hostname: cstring(hostname)?,
+            workdir_display: workdir.to_string_lossy().into_owned(),
+            workdir: cstring(workdir)?,
+            uid: args.uid,
+            gid: args.uid,
+            uid_display: args.uid.to_string(),
+            uid_map: map_text(&uid_map),
+            gid_map: map_text(&gid_map),
+            exec_candidates,
+            command_display: command.to_string_lossy().into_owned(),
+            argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
+            envp: CArray::new(
+                env.into_iter()
+                    .map(|e| cstring(OsString::from_vec(e)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            clone_flags: CLONE_FLAGS,
+            heap_audit: host.var("BARCO_HEAP_AUDIT") == Some(OsStr::new("1")),
+        })
+    }
+
+    /// What a failed child step was acting on, for the error line. `index`
+    /// picks the entry of a table the step walks (see `rootfs`).
+    pub fn subject(&'static self, stage: Stage, index: u16) -> Cow<'static, str> {
+        let table = |t: &'static [&'static str]| {
+            Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"))
+        };
+        match stage {
+            Stage::Hostname => Cow::Borrowed(&self.hostname_display),
+            Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot => {
+                Cow::Borrowed(&self.rootfs_display)
+            }
+            Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
+            Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
+            Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
+            Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
+            Stage::Workdir => Cow::Borrowed(&self.workdir_display),
+            Stage::Exec => Cow::Borrowed(&self.command_display),
+            _ => Cow::Borrowed(""),
+        }
+    }
+}
+
+fn cstring(s: OsString) -> Result<CString, Error> {
+    CString::new(s.into_vec()).map_err(|e| {
+        Error::usage(format!(
+            "'{}' contains a NUL byte",
+            String::from_utf8_lossy(&e.into_vec())
+        ))
+    })
+}
+
+/// The rootfs as an absolute path with symlinks resolved on the host side,
+/// so that error messages and the bind mount name the same directory.
+fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
+    let shown = root.to_string_lossy();
+    let path = std::fs::canonicalize(Path::new(root)).map_err(|e| {
+        let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
+        Error::usage(format!(
+            "rootfs '{shown}': {}",
+            crate::error::strerror(errno)
+        ))
+    })?;
+    if !path.is_dir() {
+        return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
+    }
+    Ok(path)
+}
+
+/// Map lines must not overlap on either side, and the container's id must
+/// be mapped, or setresuid inside would fail with EINVAL.
+fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), Error> {
+    if map.len() > MAX_MAP_LINES {
+        return Err(Error::usage(format!(
+            "{option}: at most {MAX_MAP_LINES} ranges"
+        )));
+    }
+    let overlap =
+        |a: u32, b: u32, n: u32, m: u32| a < b.saturating_add(m) && b < a.saturating_add(n);
+    for (i, x) in map.iter().enumerate() {
+        for y in &map[..i] {
+            if overlap(x.inside, y.inside, x.count, y.count)
+                || overlap(x.outside, y.outside, x.count, y.count)
+            {
+                return Err(Error::usage(format!("{option}: ranges overlap")));
+            }
+        }
+    }
+    if !map
+        .iter()
+        .any(|r| id >= r.inside && id - r.inside < r.count)
+    {
+        let shown: Vec<String> = map
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}..{}",
+                    r.inside,
+                    u64::from(r.inside) + u64::from(r.count) - 1
+                )
+            })
+            .collect();
+        return Err(Error::usage(format!(
+            "--uid {id} is outside the container {what}s that {option} maps ({})",
+            shown.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// `/proc/PID/uid_map` text: one `inside outside count` line per range.
+pub fn map_text(map: &[IdRange]) -> Vec<u8> {
+    map.iter()
+        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// The container's environment: PATH, HOME, HOSTNAME, TERM when the caller
+/// has one, then every `--env`, a later key replacing an earlier one.
+fn environment(
+    extra: &[OsString],
+    host: &Host,
+    uid: u32,
+    hostname: &OsStr,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let mut env: Vec<Vec<u8>> = Vec::new();
+    let mut set = |key: &[u8], value: &[u8]| {
+        let entry = [key, b"=", value].concat();
+        match env
+            .iter_mut()
+            .find(|e| e.starts_with(key) && e.get(key.len()) == Some(&b'='))
+        {
+            Some(old) => *old = entry,
+            None => env.push(entry),
+        }
+    };
+    set(b"PATH", DEFAULT_PATH.as_bytes());
+    set(b"HOME", if uid == 0 { b"/root" } else { b"/" });
+    set(b"HOSTNAME", hostname.as_bytes());
+    if let Some(term) = host.var("TERM") {
+        set(b"TERM", term.as_bytes());
+    }
+    for e in extra {
+        let bytes = e.as_bytes();
+        let (key, value) = match bytes.iter().position(|&b| b == b'=') {
+            Some(i) => (&bytes[..i], Some(&bytes[i + 1..])),
+            None => (bytes, None),
+        };
+        if key.is_empty() {
+            return Err(Error::usage(format!(
+                "--env '{}': expected KEY=VALUE with a non-empty KEY",
+                e.to_string_lossy()
+            )));
+        }
+        // A bare KEY copies the caller's value, as `docker run -e KEY` does.
+        let inherited = host
+            .env
+            .iter()
+            .find(|(k, _)| k.as_bytes() == key)
+            .map(|(_, v)| v.as_bytes());
+        if let Some(value) = value.or(inherited) {
+            set(key, value);
+        }
+    }
+    Ok(env)
+}
+
+/// Paths to try for `command`, like execvp: as given if it has a `/`,
+/// otherwise in each directory of PATH.
+fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
+    let paths: Vec<Vec<u8>> = if command.contains(&b'/') {
+        vec![command.to_vec()]
+    } else {
+        path.split(|&b| b == b':')
+            .filter(|d| !d.is_empty())
+            .map(|d| [d, b"/", command].concat())
+            .collect()
+    };
+    // A NUL inside was already refused with argv; PATH entries from --env
+    // cannot hold one either, as they came from argv too.
+    paths
+        .into_iter()
+        .filter_map(|p| CString::new(p).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, Parsed};
+
+    fn host() -> Host {
+        Host {
+            euid: 0,
+            env: vec![
+                ("TERM".into(), "xterm".into()),
+                ("FOO".into(), "bar".into()),
+            ],
+        }
+    }
+
+    fn plan(argv: &[&str]) -> Result<Plan, Error> {
+        match parse(argv.iter().copied())? {
+            Parsed::Run(a) => Plan::new(a, &host()),
+            _ => panic!("not a run"),
+        }
+    }
+
+    fn env_of(p: &Plan) -> Vec<String> {
+        p.envp
+            .strings()
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let p = plan(&["-m", "/"]).unwrap();
+        assert_eq!(p.rootfs.as_bytes(), b"/");
+        assert_eq!(p.hostname.as_bytes(), b"barcontainer");
+        assert_eq!(p.workdir.as_bytes(), b"/");
+        assert_eq!((p.uid, p.gid), (0, 0));
+        assert_eq!(p.uid_map, b"0 10000 2000\n");
+        assert_eq!(p.gid_map, b"0 10000 2000\n");
+        assert_eq!(p.exec_candidates, [CString::new("/bin/sh").unwrap()]);
+        assert_eq!(p.argv.strings(), [CString::new("/bin/sh").unwrap()]);
+        assert!(!p.heap_audit);
+    }
+
+    #[test]
+    fn seed_form_sets_argv0() {
+        let p = plan(&["-u", "0", "-m", "/", "-c", "/bin/sh", "-a", "."]).unwrap();
+        assert_eq!(p.exec_candidates, [CString::new("/bin/sh").unwrap()]);
+        assert_eq!(p.argv.strings(), [CString::new(".").unwrap()]);
+    }
+
+    #[test]
+    fn environment_is_built_not_inherited() {
+        let p = plan(&[
+            "-m",
+            "/",
+            "--hostname",
+            "box",
+            "-e",
+            "A=1",
+            "-e",
+            "FOO",
+            "-e",
+            "HOME=/h",
+            "-e",
+            "NOPE",
+        ])
+        .unwrap();
+        assert_eq!(
+            env_of(&p),
+            [
+                format!("PATH={DEFAULT_PATH}"),
+                "HOME=/h".into(),
+                "HOSTNAME=box".into(),
+                "TERM=xterm".into(),
+                "A=1".into(),
+                "FOO=bar".into(),
+            ]
+        );
+        let p = plan(&["-m", "/", "-u", "5", "-e", "E="]).unwrap();
+        assert!(env_of(&p).contains(&"HOME=/".to_string()));
+        assert!(env_of(&p).contains(&"E=".to_string()));
+    }
+
+    #[test]
+    fn argv_and_envp_are_null_terminated() {
+        let p = plan(&["-m", "/", "echo", "a", "b"]).unwrap();
+        assert_eq!(p.argv.ptrs.len(), 4);
+        assert!(p.argv.ptrs[3].is_null());
+        assert_eq!(p.argv.as_ptr(), p.argv.ptrs.as_ptr());
+        assert_eq!(p.envp.ptrs.last(), Some(&core::ptr::null()));
+    }
+
+    #[test]
+    fn command_is_searched_in_the_containers_path() {
+        let p = plan(&["-m", "/", "-e", "PATH=/x::/y", "true"]).unwrap();
+        assert_eq!(
+            p.exec_candidates,
+            [
+                CString::new("/x/true").unwrap(),
+                CString::new("/y/true").unwrap()
+            ]
+        );
+        let p = plan(&["-m", "/", "true"]).unwrap();
+        assert_eq!(p.exec_candidates.len(), 6);
+        assert_eq!(p.exec_candidates[5].as_bytes(), b"/bin/true");
+        let p = plan(&["-m", "/", "./run", "x"]).unwrap();
+        assert_eq!(p.exec_candidates, [CString::new("./run").unwrap()]);
+    }
+
+    #[test]
+    fn map_text_and_uid_checks() {
+        let p = plan(&[
+            "-m",
+            "/",
+            "-u",
+            "1000",
+            "--uid-map",
+            "0:100000:65536",
+            "--uid-map",
+            "70000:5:1",
+        ])
+        .unwrap();
+        assert_eq!(p.uid_map, b"0 100000 65536\n70000 5 1\n");
+        assert_eq!(p.gid_map, b"0 10000 2000\n");
+        assert_eq!(p.uid_display, "1000");
+    }
+
+    #[test]
+    fn bad_plans() {
+        let msg = |argv: &[&str]| plan(argv).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg(&["-m", "/nonexistent/rootfs"])
+            .contains("rootfs '/nonexistent/rootfs': No such file or directory"));
+        assert!(msg(&["-m", "/etc/passwd"]).contains("is not a directory"));
+        assert!(msg(&["-m", "/", "-u", "2000"])
+            .contains("--uid 2000 is outside the container uids that --uid-map maps (0..1999)"));
+        assert!(msg(&["-m", "/", "-u", "10", "--gid-map", "0:1:5"])
+            .contains("outside the container gids"));
+        assert!(
+            msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "5:100:10"]).contains("overlap")
+        );
+        assert!(
+            msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "50:15:10"]).contains("overlap")
+        );
+        assert!(msg(&["-m", "/", "-e", "=x"]).contains("--env '=x': expected KEY=VALUE"));
+        assert!(msg(&["-m", "/", "-e", ""]).contains("expected KEY=VALUE"));
+        assert!(msg(&["-m", "/", "-w", "tmp"]).contains("must be an absolute path"));
+        assert!(msg(&["-m", "/", "--hostname", ""]).contains("1 to 64 bytes"));
+        assert!(msg(&["-m", "/", "--hostname", &"h".repeat(65)]).contains("1 to 64 bytes"));
+        assert!(msg(&["-m", "/", ""]).contains("empty string"));
+        let args = match parse(["-m", "/"]).unwrap() {
+            Parsed::Run(a) => a,
+            _ => unreachable!(),
+        };
+        let e = Plan::new(
+            args,
+            &Host {
+                euid: 1000,
+                env: vec![],
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("rootless mode is not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn heap_audit_is_opt_in() {
+        let args = match parse(["-m", "/"]).unwrap() {
+            Parsed::Run(a) => a,
+            _ => unreachable!(),
+        };
+        let h = Host {
+            euid: 0,
+            env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())],
+        };
+        assert!(Plan::new(args, &h).unwrap().heap_audit);
+    }
+}

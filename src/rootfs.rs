@@ -1,0 +1,174 @@
+//! The container's filesystem: a private mount tree, the rootfs bound onto
+//! itself, a fresh `/proc`, a minimal `/dev`, and `pivot_root`.
+//!
+//! Runs in the child, before the user namespace exists, so barco still has
+//! its capabilities over the new mount namespace. Every path is a static C
+//! string relative to the rootfs, which is the working directory from
+//! [`bind_and_enter`] on; nothing here allocates, and nothing needs a
+//! temporary directory, so a rootfs on a read-only filesystem works.
+
+use crate::error::Stage;
+use crate::plan::Plan;
+use crate::spawn::{At, Failure};
+use core::ffi::CStr;
+use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
+use rustix::mount::{
+    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags,
+    MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
+};
+use rustix::process::{chdir, fchdir, pivot_root};
+
+/// Filesystems mounted under `/dev`: (fstype, target, data), in order.
+const DEV_MOUNTS: [(&CStr, &CStr, &CStr); 3] = [
+    (c"tmpfs", c"dev", c"mode=755,size=64k"),
+    (c"devpts", c"dev/pts", c"newinstance,ptmxmode=0666,mode=620"),
+    (c"tmpfs", c"dev/shm", c"mode=1777,size=65536k"),
+];
+/// The same, as the error messages name them.
+pub const DEV_MOUNT_NAMES: &[&str] = &["/dev", "/dev/pts", "/dev/shm"];
+
+/// Device nodes bound from the host's `/dev` (mknod would need a capability
+/// the container should not have, and fails in user namespaces).
+const DEV_NODES: [(&CStr, &CStr); 6] = [
+    (c"/dev/null", c"dev/null"),
+    (c"/dev/zero", c"dev/zero"),
+    (c"/dev/full", c"dev/full"),
+    (c"/dev/random", c"dev/random"),
+    (c"/dev/urandom", c"dev/urandom"),
+    (c"/dev/tty", c"dev/tty"),
+];
+pub const DEV_NODE_NAMES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+/// Symlinks in `/dev`: (target, link).
+const DEV_LINKS: [(&CStr, &CStr); 5] = [
+    (c"pts/ptmx", c"dev/ptmx"),
+    (c"/proc/self/fd", c"dev/fd"),
+    (c"/proc/self/fd/0", c"dev/stdin"),
+    (c"/proc/self/fd/1", c"dev/stdout"),
+    (c"/proc/self/fd/2", c"dev/stderr"),
+];
+pub const DEV_LINK_NAMES: &[&str] = &[
+    "/dev/ptmx",
+    "/dev/fd",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+];
+
+/// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)`: nothing we mount
+/// from here on propagates back to the host, and the old root can be
+/// detached without touching the host's mounts.
+pub fn make_private() -> Result<(), Failure> {
+    mount_change(
+        c"/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .at(Stage::MakePrivate)
+}
+
+/// Binds the rootfs onto itself, so that it is a mount point (pivot_root
+/// needs one), and makes that new mount the working directory.
+///
+/// The bind is made with `open_tree(OPEN_TREE_CLONE)` and `move_mount`, not
+/// `mount(MS_BIND)`, because the clone's descriptor leads straight to the
+/// new mount: a path lookup would not, when the rootfs is `/` itself (a
+/// lookup of "/" starts at the process's root, under anything stacked on it).
+///
+/// The bind is not recursive: the container sees exactly the rootfs's own
+/// filesystem, not whatever the host has mounted below it.
+pub fn bind_and_enter(plan: &Plan) -> Result<(), Failure> {
+    let rootfs = plan.rootfs.as_c_str();
+    let tree = open_tree(
+        CWD,
+        rootfs,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .at(Stage::BindRootfs)?;
+    move_mount(
+        &tree,
+        c"",
+        CWD,
+        rootfs,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .at(Stage::BindRootfs)?;
+    fchdir(&tree).at(Stage::EnterRootfs)
+}
+
+/// A fresh `/proc` for the new PID namespace, mounted while the old root is
+/// still visible (the kernel's mount_too_revealing check wants that once a
+/// user namespace is involved).
+pub fn mount_proc() -> Result<(), Failure> {
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    mount(c"proc", c"proc", c"proc", flags, None).at(Stage::MountProc)
+}
+
+/// A tmpfs `/dev` holding the usual nodes bound from the host, a private
+/// devpts instance, `/dev/shm`, and the fd links.
+pub fn mount_dev() -> Result<(), Failure> {
+    let (fstype, target, data) = DEV_MOUNTS[0];
+    mount(
+        fstype,
+        target,
+        fstype,
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        Some(data),
+    )
+    .at_index(Stage::MountDev, 0)?;
+
+    for (i, (host, inside)) in DEV_NODES.iter().enumerate() {
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        drop(openat(CWD, *inside, flags, Mode::from_raw_mode(0o666)).at_index(Stage::DevNode, i)?);
+        mount_bind(*host, *inside).at_index(Stage::DevNode, i)?;
+    }
+
+    for (i, &(fstype, target, data)) in DEV_MOUNTS.iter().enumerate().skip(1) {
+        mkdirat(CWD, target, Mode::from_raw_mode(0o755)).at_index(Stage::MountDev, i)?;
+        let flags = MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV;
+        mount(fstype, target, fstype, flags, Some(data)).at_index(Stage::MountDev, i)?;
+    }
+
+    for (i, (target, link)) in DEV_LINKS.iter().enumerate() {
+        symlinkat(*target, CWD, *link).at_index(Stage::DevLink, i)?;
+    }
+    Ok(())
+}
+
+/// `pivot_root(".", ".")`, then detach the old root that now sits on top.
+///
+/// Stacking the old root on the new one avoids a `put_old` directory, so the
+/// rootfs needs no writable space (see pivot_root(2), "NOTES").
+pub fn pivot() -> Result<(), Failure> {
+    pivot_root(c".", c".").at(Stage::PivotRoot)?;
+    unmount(c".", UnmountFlags::DETACH).at(Stage::DetachOldRoot)?;
+    chdir(c"/").at(Stage::DetachOldRoot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_and_their_names_agree() {
+        assert_eq!(DEV_MOUNTS.len(), DEV_MOUNT_NAMES.len());
+        assert_eq!(DEV_NODES.len(), DEV_NODE_NAMES.len());
+        assert_eq!(DEV_LINKS.len(), DEV_LINK_NAMES.len());
+        for ((_, t, _), n) in DEV_MOUNTS.iter().zip(DEV_MOUNT_NAMES) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        }
+        for ((_, t), n) in DEV_NODES.iter().zip(DEV_NODE_NAMES) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        }
+        for ((_, t), n) in DEV_LINKS.iter().zip(DEV_LINK_NAMES) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The parent's side of a run: start the container, answer its requests,
+//! forward signals, and turn its end into barco's exit status.
+//!
+//! From [`sys::alloc::seal`] on, this code does not allocate either: the
+//! paths it writes to are formatted into stack buffers and every error
+//! borrows its subject from the plan.
+
+use crate::error::{Error, Stage};
+use crate::log::{debug, info, trace};
+use crate::plan::Plan;
+use crate::spawn::{self, Channel, Container, ParentEnd, ToParent};
+use crate::sys::{self, SigSet, SignalfdSiginfo};
+use core::ffi::CStr;
+use linux_raw_sys::general as k;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{openat, Mode, OFlags, CWD};
+use rustix::io::{read, write, Errno};
+use rustix::process::{pidfd_send_signal, waitid, Signal, WaitId, WaitIdOptions};
+
+/// Signals barco passes on to the container's PID 1, as docker does.
+const FORWARDED: [u32; 7] = [
+    k::SIGINT,
+    k::SIGTERM,
+    k::SIGHUP,
+    k::SIGQUIT,
+    k::SIGUSR1,
+    k::SIGUSR2,
+    k::SIGWINCH,
+];
+
+/// Runs the planned container to its end. Returns the exit status barco
+/// should leave with.
+pub fn run(plan: &'static Plan) -> Result<i32, Error> {
+    info!("initializing socket pair...");
+    let chan = Channel::new()?;
+
+    // Block the forwarded signals and read them from a signalfd instead, so
+    // they arrive in the same poll loop as everything else. The child
+    // inherits the mask and clears it just before execve.
+    info!("setting up signal forwarding...");
+    let forwarded = SigSet::of(&FORWARDED);
+    sys::set_signal_mask(forwarded).map_err(|e| Error::os(Stage::Signals, "", e))?;
+    let sigfd = sys::signalfd(forwarded).map_err(|e| Error::os(Stage::Signals, "signalfd", e))?;
+
+    info!("initializing container...");
+    sys::alloc::seal();
+    let (container, chan) = spawn::spawn(plan, chan)?;
+    debug!("container's pid on the host is {}", container.pid);
+
+    let outcome = supervise(plan, &container, &chan, &sigfd);
+    info!("freeing resources...");
+    drop((chan, sigfd, container));
+
+    if plan.heap_audit {
+        let n = sys::alloc::after_seal();
+        trace!("heap audit: {n} allocations after clone3 in the supervisor");
+        if n > 0 {
+            return Err(Error {
+                stage: Stage::HeapAudit,
+                subject: "in the supervisor".into(),
+                errno: None,
+            });
+        }
+    }
+    info!("so long and thanks for all the fish");
+    outcome
+}
+
+/// The poll loop: channel messages while setup runs, forwarded signals, and
+/// finally the container's exit.
+fn supervise(
+    plan: &'static Plan,
+    c: &Container,
+    chan: &ParentEnd,
+    sigfd: &OwnedFd,
+) -> Result<i32, Error> {
+    let mut setting_up = true;
+    let mut failure = None;
+    let mut interrupted = None;
+    info!("configuring user namespace...");
+    loop {
+        let mut fds = [
+            PollFd::new(&c.pidfd, PollFlags::IN),
+            PollFd::new(sigfd, PollFlags::IN),
+            PollFd::new(chan.fd(), PollFlags::IN),
+        ];
+        let watched = if setting_up { 3 } else { 2 };
+        match poll(&mut fds[..watched], None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::os(Stage::Wait, "poll", e)),
+        }
+        let ready = |i: usize| !fds[i].revents().is_empty();
+        let (exited, signalled, message) = (ready(0), ready(1), setting_up && ready(2));
+
+        if message {
+            match chan.next() {
+                Ok(Some(ToParent::MapsPlease)) => {
+                    write_maps(plan, c.pid)?;
+                    chan.maps_written()
+                        .map_err(|e| Error::os(Stage::Channel, "", e))?;
+                }
+                Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+                Ok(None) | Err(_) => {
+                    setting_up = false;
+                    if failure.is_none() {
+                        info!("waiting for container to exit...");
+                    }
+                }
+            }
+        }
+        if signalled {
+            if let Some(sig) = forward(sigfd, c, setting_up)? {
+                interrupted = Some(sig);
+            }
+        }
+        if exited {
+            break;
+        }
+    }
+    // The child reports a failure just before exiting; drain what is left.
+    while setting_up {
+        match chan.next() {
+            Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+            Ok(Some(ToParent::MapsPlease)) => {}
+            Ok(None) | Err(_) => setting_up = false,
+        }
+    }
+    let status = wait(c)?;
+    if let Some(f) = failure {
+        return Err(f.into_error(plan));
+    }
+    if let Some(sig) = interrupted {
+        debug!("setup interrupted by signal {sig}");
+        return Ok(128 + sig as i32);
+    }
+    Ok(status)
+}
+
+/// Reads one signal from the signalfd and passes it to the container.
+///
+/// Signals the kernel raised for a terminal (Ctrl-C, window size) already
+/// reached the container, which shares barco's process group, so only those
+/// sent by a process are forwarded. A terminating signal that arrives while
+/// the container is still being set up ends the attempt with SIGKILL:
+/// nothing in the half-built container could handle it. Returns that signal.
+fn forward(sigfd: &OwnedFd, c: &Container, setting_up: bool) -> Result<Option<u32>, Error> {
+    let mut info = SignalfdSiginfo::zeroed();
+    match read(sigfd, info.as_bytes_mut()) {
+        Ok(128) => {}
+        Ok(_) | Err(Errno::AGAIN | Errno::INTR) => return Ok(None),
+        Err(e) => return Err(Error::os(Stage::Signals, "signalfd", e)),
+    }
+    let Some(sig) = Signal::from_named_raw(info.signo as i32) else {
+        return Ok(None);
+    };
+    if setting_up && info.signo != k::SIGWINCH {
+        debug!("signal {} during setup: stopping the container", info.signo);
+        let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
+        return Ok(Some(info.signo));
+    }
+    if info.code == k::SI_KERNEL as i32 {
+        trace!(
+            "signal {} came from the terminal; not forwarded",
+            info.signo
+        );
+        return Ok(None);
+    }
+    debug!("forwarding signal {} to the container", info.signo);
+    match pidfd_send_signal(&c.pidfd, sig) {
+        Ok(()) | Err(Errno::SRCH) => Ok(None),
+        Err(e) => Err(Error::os(Stage::Signals, "forwarding", e)),
+    }
+}
+
+/// Reaps the container's first process: its exit code, or 128+N for
+/// signal N, as a shell reports it.
+fn wait(c: &Container) -> Result<i32, Error> {
+    loop {
+        match waitid(WaitId::PidFd(c.pidfd.as_fd()), WaitIdOptions::EXITED) {
+            Ok(Some(st)) => {
+                if let Some(code) = st.exit_status() {
+                    debug!("container exited with {code}");
+                    return Ok(code);
+                }
+                if let Some(sig) = st.terminating_signal() {
+                    debug!("container was killed by signal {sig}");
+                    return Ok(128 + sig);
+                }
+            }
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::os(Stage::Wait, "", e)),
+        }
+    }
+}
+
+/// Writes `/proc/PID/uid_map` and `gid_map` for the child's new user
+/// namespace. barco is root in the host's namespace, so it may map any
+/// range; the child's own process could not.
+fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
+    info!("writing uid_map and gid_map...");
+    let mut buf = [0u8; 64];
+    write_proc_file(proc_path(&mut buf, pid, b"uid_map"), &plan.uid_map)
+        .map_err(|e| Error::os(Stage::WriteUidMap, "", e))?;
+    write_proc_file(proc_path(&mut buf, pid, b"gid_map"), &plan.gid_map)
+        .map_err(|e| Error::os(Stage::WriteGidMap, "", e))
+}
+
+fn write_proc_file(path: &CStr, text: &[u8]) -> Result<(), Errno> {
+    let fd = openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    // These files must be written in one write(2).
+    match write(&fd, text)? {
+        n if n == text.len() => Ok(()),
+        _ => Err(Errno::IO),
+    }
+}
+
+/// Formats `/proc/PID/FILE` into `buf`, without allocating.
+fn proc_path<'a>(buf: &'a mut [u8; 64], pid: u32, file: &[u8]) -> &'a CStr {
+    let mut digits = [0u8; 10];
+    let mut n = pid;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut len = 0;
+    for part in [b"/proc/".as_slice(), &digits[i..], b"/", file, b"\0"] {
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    // The buffer holds exactly one NUL, at its end, by construction.
+    CStr::from_bytes_with_nul(&buf[..len]).unwrap_or(c"/proc/self/uid_map")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_paths() {
+        let mut b = [0; 64];
+        assert_eq!(proc_path(&mut b, 1, b"uid_map"), c"/proc/1/uid_map");
+        assert_eq!(
+            proc_path(&mut b, 4194304, b"gid_map"),
+            c"/proc/4194304/gid_map"
+        );
+        assert_eq!(
+            proc_path(&mut b, u32::MAX, b"gid_map"),
+            c"/proc/4294967295/gid_map"
+        );
+        assert_eq!(proc_path(&mut b, 0, b"x"), c"/proc/0/x");
+    }
+}

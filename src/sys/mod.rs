@@ -1,0 +1,262 @@
+//! The only place in barco with `unsafe` code: the handful of raw system calls
+//! that rustix does not wrap, and the counting allocator.
+//!
+//! Every function here is safe to call from the child after `clone3`: none of
+//! them allocates, panics or touches libc state.
+
+pub mod alloc;
+mod arch;
+
+use core::ffi::{c_char, CStr};
+use linux_raw_sys::general as k;
+use rustix::fd::{FromRawFd, OwnedFd, RawFd};
+use rustix::io::Errno;
+
+/// Turns a raw syscall return value into a `Result`, the kernel's way:
+/// values in `-4095..0` are negated errnos.
+fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// What `clone3` returned.
+pub enum Forked {
+    /// We are the new process.
+    Child,
+    /// We are the caller; the child has this pid and pidfd.
+    Parent { pid: u32, pidfd: OwnedFd },
+}
+
+/// `clone3(&args, sizeof args)`: create a child in new namespaces, fork-style.
+///
+/// No `CLONE_VM` and a zero stack: the child runs on a copy-on-write copy of
+/// our memory and returns from this call with `Forked::Child`, like `fork`.
+/// `CLONE_PIDFD` is always set so the parent gets a pidfd it can poll and
+/// signal without pid-reuse races.
+///
+/// # References
+/// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
+pub fn clone3(flags: u64, exit_signal: u32) -> Result<Forked, Errno> {
+    let mut pidfd: i32 = -1;
+    let mut args = k::clone_args {
+        flags: flags | u64::from(k::CLONE_PIDFD),
+        pidfd: &mut pidfd as *mut i32 as u64,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: u64::from(exit_signal),
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: `args` is a valid, fully initialised clone_args of the size we
+    // pass; it and `pidfd` outlive the call. Without CLONE_VM the child gets
+    // its own copy of the address space, so both sides keep a consistent view
+    // of the Rust state, exactly as after fork(2). barco is single-threaded
+    // here, so no lock can be held by a thread that does not exist in the child.
+    let ret = unsafe {
+        arch::syscall2(
+            k::__NR_clone3 as usize,
+            &mut args as *mut k::clone_args as usize,
+            core::mem::size_of::<k::clone_args>(),
+        )
+    };
+    match check(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as u32,
+            // SAFETY: with CLONE_PIDFD and a successful clone3 the kernel wrote a
+            // fresh, owned file descriptor into `pidfd`.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// `execve(path, argv, envp)`. Returns only on failure.
+///
+/// `argv` and `envp` must be null-terminated arrays of pointers to C strings;
+/// [`crate::plan::CArray`] builds them while planning.
+///
+/// # References
+/// - [execve(2)](https://man7.org/linux/man-pages/man2/execve.2.html)
+pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
+    // SAFETY: `path` is a valid C string; the caller guarantees `argv` and
+    // `envp` are null-terminated pointer arrays that live as long as the plan.
+    let ret = unsafe {
+        arch::syscall3(
+            k::__NR_execve as usize,
+            path.as_ptr() as usize,
+            argv as usize,
+            envp as usize,
+        )
+    };
+    match check(ret) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL, // execve never returns success
+    }
+}
+
+/// `exit_group(code)`: end the process without running any user-space
+/// cleanup, which is what a forked child must do.
+///
+/// # References
+/// - [exit_group(2)](https://man7.org/linux/man-pages/man2/exit_group.2.html)
+pub fn exit_group(code: i32) -> ! {
+    // SAFETY: exit_group has no memory arguments and does not return.
+    unsafe {
+        arch::syscall1(k::__NR_exit_group as usize, code as usize);
+    }
+    // The kernel never returns from exit_group; spin rather than invoke
+    // anything that could unwind or abort.
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// A signal mask as the kernel sees it (`kernel_sigset_t`, 64 bits on x86_64).
+#[derive(Clone, Copy, Default)]
+pub struct SigSet(u64);
+
+impl SigSet {
+    /// No signal.
+    pub const EMPTY: SigSet = SigSet(0);
+
+    pub fn of(signals: &[u32]) -> SigSet {
+        SigSet(signals.iter().fold(0, |m, &s| m | 1 << (s - 1)))
+    }
+}
+
+/// `rt_sigprocmask(SIG_SETMASK, set, NULL)`: replace the blocked-signal mask.
+///
+/// # References
+/// - [sigprocmask(2)](https://man7.org/linux/man-pages/man2/sigprocmask.2.html)
+pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
+    // SAFETY: the set is a valid 8-byte sigset; the old-set pointer is NULL.
+    let ret = unsafe {
+        arch::syscall4(
+            k::__NR_rt_sigprocmask as usize,
+            k::SIG_SETMASK as usize,
+            &set.0 as *const u64 as usize,
+            0,
+            core::mem::size_of::<u64>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `rt_sigaction(sig, {SIG_DFL}, NULL)`: restore a signal's default action.
+///
+/// Rust's runtime ignores SIGPIPE at startup, and an ignored disposition
+/// survives execve, so the child resets it before running the command.
+///
+/// # References
+/// - [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)
+pub fn reset_signal_action(sig: u32) -> Result<(), Errno> {
+    let act = k::kernel_sigaction {
+        sa_handler_kernel: None, // SIG_DFL
+        sa_flags: 0,
+        sa_restorer: None,
+        sa_mask: k::kernel_sigset_t { sig: [0] },
+    };
+    // SAFETY: `act` is a valid kernel_sigaction; no old action is requested.
+    let ret = unsafe {
+        arch::syscall4(
+            k::__NR_rt_sigaction as usize,
+            sig as usize,
+            &act as *const k::kernel_sigaction as usize,
+            0,
+            core::mem::size_of::<u64>(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `signalfd4(-1, set, SFD_CLOEXEC)`: a descriptor that reads the blocked
+/// signals in `set` instead of delivering them.
+///
+/// # References
+/// - [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html)
+pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
+    const SFD_CLOEXEC: usize = k::O_CLOEXEC as usize;
+    // SAFETY: the set is a valid 8-byte sigset and -1 asks for a new fd.
+    let ret = unsafe {
+        arch::syscall4(
+            k::__NR_signalfd4 as usize,
+            -1isize as usize,
+            &set.0 as *const u64 as usize,
+            core::mem::size_of::<u64>(),
+            SFD_CLOEXEC,
+        )
+    };
+    // SAFETY: on success the kernel returned a new descriptor that we own.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `struct signalfd_siginfo`, as read from a signalfd (128 bytes).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SignalfdSiginfo {
+    pub signo: u32,
+    pub errno: i32,
+    pub code: i32,
+    pub pid: u32,
+    _rest: [u8; 112],
+}
+
+impl SignalfdSiginfo {
+    pub const fn zeroed() -> Self {
+        SignalfdSiginfo {
+            signo: 0,
+            errno: 0,
+            code: 0,
+            pid: 0,
+            _rest: [0; 112],
+        }
+    }
+
+    /// The struct's bytes, for `read(2)` to fill.
+    pub fn as_bytes_mut(&mut self) -> &mut [u8; 128] {
+        // SAFETY: the struct is repr(C), exactly 128 bytes, has no padding
+        // and every bit pattern is a valid value of every field.
+        unsafe { &mut *(self as *mut SignalfdSiginfo as *mut [u8; 128]) }
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<SignalfdSiginfo>() == 128);
+
+/// `close_range(first, last, 0)`: close every descriptor in the range.
+///
+/// # References
+/// - [close_range(2)](https://man7.org/linux/man-pages/man2/close_range.2.html)
+pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    if first > last {
+        return Ok(());
+    }
+    // SAFETY: close_range takes plain integers. The child owns no Rust object
+    // wrapping the descriptors it closes other than the channel, which the
+    // caller keeps out of the range.
+    let ret = unsafe {
+        arch::syscall3(
+            k::__NR_close_range as usize,
+            first as usize,
+            last as usize,
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// `unshare(flags)`.
+///
+/// # References
+/// - [unshare(2)](https://man7.org/linux/man-pages/man2/unshare.2.html)
+pub fn unshare(flags: u32) -> Result<(), Errno> {
+    // SAFETY: barco only passes namespace flags here, never CLONE_FILES or
+    // CLONE_FS, so no Rust-visible state changes underneath us.
+    let ret = unsafe { arch::syscall1(k::__NR_unshare as usize, flags as usize) };
+    check(ret).map(drop)
+}
