@@ -20,9 +20,15 @@ use rustix::process::{chdir, set_parent_process_death_signal, Signal};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use rustix::{fs::Gid, fs::Uid};
 
+/// The child allocated after clone3 (checked under `BARCO_HEAP_AUDIT=1`).
+const HEAP_AUDIT_FAILED: Failure = Failure { stage: Stage::HeapAudit, index: 0, errno: 0 };
+
 /// Runs the setup steps and the command; never returns.
 pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
-    let Err(failure) = setup(plan, &chan);
+    let Err(mut failure) = setup(plan, &chan);
+    if plan.heap_audit && sys::alloc::after_seal() > 0 {
+        failure = HEAP_AUDIT_FAILED;
+    }
     chan.report(failure);
     sys::exit_group(1)
 }
@@ -77,11 +83,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
     sys::set_signal_mask(SigSet::EMPTY).at(Stage::ResetSignals)?;
 
     if plan.heap_audit && sys::alloc::after_seal() > 0 {
-        return Err(Failure {
-            stage: Stage::HeapAudit,
-            index: 0,
-            errno: 0,
-        });
+        return Err(Failure { stage: Stage::HeapAudit, index: 0, errno: 0 });
     }
     info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
     Err(exec(plan))
@@ -94,11 +96,7 @@ fn die_with_parent(chan: &ChildEnd) -> Result<(), Failure> {
     if chan.parent_alive() {
         Ok(())
     } else {
-        Err(Failure {
-            stage: Stage::ParentGone,
-            index: 0,
-            errno: 0,
-        })
+        Err(Failure { stage: Stage::ParentGone, index: 0, errno: 0 })
     }
 }
 

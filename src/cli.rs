@@ -68,6 +68,7 @@ pub struct Args {
 }
 
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per run
 pub enum Parsed {
     Run(Args),
     Help,
@@ -92,12 +93,8 @@ where
             Long("hostname") => a.hostname = Some(value(&mut p, "--hostname")?),
             Short('w') | Long("workdir") => a.workdir = Some(value(&mut p, "--workdir")?),
             Short('e') | Long("env") => a.env.push(value(&mut p, "--env")?),
-            Long("uid-map") => a
-                .uid_map
-                .push(id_range(&value(&mut p, "--uid-map")?, "--uid-map")?),
-            Long("gid-map") => a
-                .gid_map
-                .push(id_range(&value(&mut p, "--gid-map")?, "--gid-map")?),
+            Long("uid-map") => a.uid_map.push(id_range(&value(&mut p, "--uid-map")?, "--uid-map")?),
+            Long("gid-map") => a.gid_map.push(id_range(&value(&mut p, "--gid-map")?, "--gid-map")?),
             Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
@@ -110,14 +107,10 @@ where
         }
     }
     if a.root.is_none() {
-        return Err(Error::usage(
-            "missing -m ROOTFS: the container's root filesystem (see barco --help)",
-        ));
+        return Err(Error::usage("missing -m ROOTFS: the container's root filesystem (see barco --help)"));
     }
     if !a.command.is_empty() && (a.cmd.is_some() || a.arg0.is_some()) {
-        return Err(Error::usage(
-            "give the command either with -c/-a or after the options, not both",
-        ));
+        return Err(Error::usage("give the command either with -c/-a or after the options, not both"));
     }
     Ok(Parsed::Run(a))
 }
@@ -131,29 +124,20 @@ fn usage(e: lexopt::Error) -> Error {
 fn value(p: &mut lexopt::Parser, option: &str) -> Result<OsString, Error> {
     match p.value() {
         Ok(v) if v != "--" => Ok(v),
-        _ => Err(Error::usage(format!(
-            "missing value for {option} (see barco --help)"
-        ))),
+        _ => Err(Error::usage(format!("missing value for {option} (see barco --help)"))),
     }
 }
 
 fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
     v.to_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
-        Error::usage(format!(
-            "{option}: '{}' is not a number from 0 to 4294967295",
-            v.to_string_lossy()
-        ))
+        Error::usage(format!("{option}: '{}' is not a number from 0 to 4294967295", v.to_string_lossy()))
     })
 }
 
 /// Parses `C:H:N`.
 fn id_range(v: &std::ffi::OsStr, option: &str) -> Result<IdRange, Error> {
-    let bad = || {
-        Error::usage(format!(
-            "{option}: '{}' is not CONTAINER:HOST:COUNT, e.g. 0:10000:2000",
-            v.to_string_lossy()
-        ))
-    };
+    let bad =
+        || Error::usage(format!("{option}: '{}' is not CONTAINER:HOST:COUNT, e.g. 0:10000:2000", v.to_string_lossy()));
     let s = v.to_str().ok_or_else(bad)?;
     let mut parts = s.split(':').map(|p| p.parse::<u32>());
     let (Some(Ok(inside)), Some(Ok(outside)), Some(Ok(count)), None) =
@@ -167,11 +151,7 @@ fn id_range(v: &std::ffi::OsStr, option: &str) -> Result<IdRange, Error> {
             "{option}: '{s}': COUNT must be at least 1 and the ranges must end below 2^32"
         )));
     }
-    Ok(IdRange {
-        inside,
-        outside,
-        count,
-    })
+    Ok(IdRange { inside, outside, count })
 }
 
 #[cfg(test)]
@@ -239,22 +219,8 @@ mod tests {
         assert_eq!(a.hostname.as_deref(), Some("h".as_ref()));
         assert_eq!(a.workdir.as_deref(), Some("/tmp".as_ref()));
         assert_eq!(a.env, ["A=1", "B=2"]);
-        assert_eq!(
-            a.uid_map,
-            [IdRange {
-                inside: 0,
-                outside: 100,
-                count: 10
-            }]
-        );
-        assert_eq!(
-            a.gid_map,
-            [IdRange {
-                inside: 0,
-                outside: 200,
-                count: 10
-            }]
-        );
+        assert_eq!(a.uid_map, [IdRange { inside: 0, outside: 100, count: 10 }]);
+        assert_eq!(a.gid_map, [IdRange { inside: 0, outside: 200, count: 10 }]);
         assert_eq!(a.verbose, 2);
         assert_eq!(a.command, ["true"]);
     }

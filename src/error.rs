@@ -139,19 +139,11 @@ pub struct Error {
 impl Error {
     /// A command-line or configuration error; `message` is the whole text.
     pub fn usage(message: impl Into<Cow<'static, str>>) -> Error {
-        Error {
-            stage: Stage::Usage,
-            subject: message.into(),
-            errno: None,
-        }
+        Error { stage: Stage::Usage, subject: message.into(), errno: None }
     }
 
     pub fn os(stage: Stage, subject: impl Into<Cow<'static, str>>, errno: Errno) -> Error {
-        Error {
-            stage,
-            subject: subject.into(),
-            errno: Some(errno),
-        }
+        Error { stage, subject: subject.into(), errno: Some(errno) }
     }
 
     /// The process exit code, following docker: 127 when the command was not
@@ -271,16 +263,10 @@ mod tests {
     #[test]
     fn one_line_with_step_subject_and_errno() {
         let e = Error::os(Stage::PivotRoot, "/srv/rootfs", Errno::INVAL);
-        assert_eq!(
-            e.to_string(),
-            "pivot_root into /srv/rootfs: Invalid argument"
-        );
+        assert_eq!(e.to_string(), "pivot_root into /srv/rootfs: Invalid argument");
         assert_eq!(e.exit_code(), 125);
         assert_eq!(Error::usage("bad").to_string(), "bad");
-        assert_eq!(
-            strerror(Errno::from_raw_os_error(4000)).to_string(),
-            "errno 4000"
-        );
+        assert_eq!(strerror(Errno::from_raw_os_error(4000)).to_string(), "errno 4000");
     }
 
     #[test]

@@ -32,9 +32,7 @@ static COLOR: AtomicBool = AtomicBool::new(false);
 /// then info, debug and trace. (Errors are not log lines: the one error that
 /// ends a run is printed by `Error::report`.)
 pub fn init(verbosity: u8, color: bool) {
-    let level = (Level::Warn as u8)
-        .saturating_add(verbosity)
-        .min(Level::Trace as u8);
+    let level = (Level::Warn as u8).saturating_add(verbosity).min(Level::Trace as u8);
     LEVEL.store(level, Relaxed);
     COLOR.store(color, Relaxed);
 }
@@ -52,10 +50,7 @@ struct Line {
 
 impl Line {
     fn new() -> Line {
-        Line {
-            buf: [0; 1024],
-            len: 0,
-        }
+        Line { buf: [0; 1024], len: 0 }
     }
     fn finish(&mut self) -> &[u8] {
         if self.len == self.buf.len() {
@@ -86,20 +81,9 @@ pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
     let mut out = Line::new();
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
     let secs = now.tv_sec.rem_euclid(86_400);
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02} ",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    let _ = write!(out, "{:02}:{:02}:{:02} ", secs / 3600, secs / 60 % 60, secs % 60);
     let _ = if COLOR.load(Relaxed) {
-        write!(
-            out,
-            "{}{:<5}\x1b[0m \x1b[90m{file}:{line}:\x1b[0m ",
-            level.color(),
-            level.name()
-        )
+        write!(out, "{}{:<5}\x1b[0m \x1b[90m{file}:{line}:\x1b[0m ", level.color(), level.name())
     } else {
         write!(out, "{:<5} {file}:{line}: ", level.name())
     };

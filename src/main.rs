@@ -33,13 +33,10 @@ fn run() -> i32 {
     let args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Parsed::Run(args)) => args,
         Ok(cli::Parsed::Help) => return print(cli::USAGE),
-        Ok(cli::Parsed::Version) => {
-            return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n"))
-        }
+        Ok(cli::Parsed::Version) => return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n")),
         Err(e) => return fail(e),
     };
-    let color =
-        rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
     log::init(args.verbose, color);
     let plan = match plan::Plan::new(args, &plan::Host::current()) {
         Ok(plan) => plan,

@@ -19,11 +19,7 @@ use std::path::Path;
 /// The seed's hostname.
 pub const DEFAULT_HOSTNAME: &str = "barcontainer";
 /// The seed's mapping: container ids 0..1999 are host ids 10000..11999.
-pub const DEFAULT_MAP: IdRange = IdRange {
-    inside: 0,
-    outside: 10000,
-    count: 2000,
-};
+pub const DEFAULT_MAP: IdRange = IdRange { inside: 0, outside: 10000, count: 2000 };
 /// The usual six directories, as docker and the Debian defaults set them.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The kernel accepts at most this many lines in uid_map and gid_map.
@@ -31,13 +27,10 @@ const MAX_MAP_LINES: usize = 340;
 
 /// Namespaces created by `clone3`. The user namespace is not among them: the
 /// child unshares it after its mounts (see `child`).
-pub const CLONE_FLAGS: u64 = (k::CLONE_NEWNS
-    | k::CLONE_NEWPID
-    | k::CLONE_NEWIPC
-    | k::CLONE_NEWUTS
-    | k::CLONE_NEWNET
-    | k::CLONE_NEWCGROUP) as u64
-    | k::CLONE_CLEAR_SIGHAND;
+pub const CLONE_FLAGS: u64 =
+    (k::CLONE_NEWNS | k::CLONE_NEWPID | k::CLONE_NEWIPC | k::CLONE_NEWUTS | k::CLONE_NEWNET | k::CLONE_NEWCGROUP)
+        as u64
+        | k::CLONE_CLEAR_SIGHAND;
 
 /// What barco needs to know about the machine it runs on; a parameter so that
 /// planning can be tested without changing the test process.
@@ -48,17 +41,11 @@ pub struct Host {
 
 impl Host {
     pub fn current() -> Host {
-        Host {
-            euid: rustix::process::geteuid().as_raw(),
-            env: std::env::vars_os().collect(),
-        }
+        Host { euid: rustix::process::geteuid().as_raw(), env: std::env::vars_os().collect() }
     }
 
     fn var(&self, key: &str) -> Option<&OsStr> {
-        self.env
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_os_str())
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
     }
 }
 
@@ -73,11 +60,7 @@ pub struct CArray {
 
 impl CArray {
     fn new(strings: Vec<CString>) -> CArray {
-        let ptrs = strings
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain([core::ptr::null()])
-            .collect();
+        let ptrs = strings.iter().map(|s| s.as_ptr()).chain([core::ptr::null()]).collect();
         CArray { strings, ptrs }
     }
 
@@ -144,25 +127,13 @@ impl Plan {
             )));
         }
 
-        let uid_map = if args.uid_map.is_empty() {
-            vec![DEFAULT_MAP]
-        } else {
-            args.uid_map
-        };
-        let gid_map = if args.gid_map.is_empty() {
-            vec![DEFAULT_MAP]
-        } else {
-            args.gid_map
-        };
+        let uid_map = if args.uid_map.is_empty() { vec![DEFAULT_MAP] } else { args.uid_map };
+        let gid_map = if args.gid_map.is_empty() { vec![DEFAULT_MAP] } else { args.gid_map };
         check_map(&uid_map, "--uid-map", "uid", args.uid)?;
         check_map(&gid_map, "--gid-map", "gid", args.uid)?;
 
         let env = environment(&args.env, host, args.uid, &hostname)?;
-        let path = env
-            .iter()
-            .rev()
-            .find_map(|e| e.strip_prefix(b"PATH="))
-            .unwrap_or(DEFAULT_PATH.as_bytes());
+        let path = env.iter().rev().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH.as_bytes());
 
         // The seed's form: -c PATH runs PATH with argv = [-a ARG].
         let (command, argv) = if args.command.is_empty() {
@@ -192,11 +163,7 @@ impl Plan {
             exec_candidates,
             command_display: command.to_string_lossy().into_owned(),
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
-            envp: CArray::new(
-                env.into_iter()
-                    .map(|e| cstring(OsString::from_vec(e)))
-                    .collect::<Result<_, _>>()?,
-            ),
+            envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
             clone_flags: CLONE_FLAGS,
             heap_audit: host.var("BARCO_HEAP_AUDIT") == Some(OsStr::new("1")),
         })
@@ -205,9 +172,7 @@ impl Plan {
     /// What a failed child step was acting on, for the error line. `index`
     /// picks the entry of a table the step walks (see `rootfs`).
     pub fn subject(&'static self, stage: Stage, index: u16) -> Cow<'static, str> {
-        let table = |t: &'static [&'static str]| {
-            Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"))
-        };
+        let table = |t: &'static [&'static str]| Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"));
         match stage {
             Stage::Hostname => Cow::Borrowed(&self.hostname_display),
             Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot => {
@@ -219,18 +184,15 @@ impl Plan {
             Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
             Stage::Workdir => Cow::Borrowed(&self.workdir_display),
             Stage::Exec => Cow::Borrowed(&self.command_display),
+            Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),
             _ => Cow::Borrowed(""),
         }
     }
 }
 
 fn cstring(s: OsString) -> Result<CString, Error> {
-    CString::new(s.into_vec()).map_err(|e| {
-        Error::usage(format!(
-            "'{}' contains a NUL byte",
-            String::from_utf8_lossy(&e.into_vec())
-        ))
-    })
+    CString::new(s.into_vec())
+        .map_err(|e| Error::usage(format!("'{}' contains a NUL byte", String::from_utf8_lossy(&e.into_vec()))))
 }
 
 /// The rootfs as an absolute path with symlinks resolved on the host side,
@@ -239,10 +201,7 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
     let shown = root.to_string_lossy();
     let path = std::fs::canonicalize(Path::new(root)).map_err(|e| {
         let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
-        Error::usage(format!(
-            "rootfs '{shown}': {}",
-            crate::error::strerror(errno)
-        ))
+        Error::usage(format!("rootfs '{shown}': {}", crate::error::strerror(errno)))
     })?;
     if !path.is_dir() {
         return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
@@ -254,35 +213,19 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
 /// be mapped, or setresuid inside would fail with EINVAL.
 fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), Error> {
     if map.len() > MAX_MAP_LINES {
-        return Err(Error::usage(format!(
-            "{option}: at most {MAX_MAP_LINES} ranges"
-        )));
+        return Err(Error::usage(format!("{option}: at most {MAX_MAP_LINES} ranges")));
     }
-    let overlap =
-        |a: u32, b: u32, n: u32, m: u32| a < b.saturating_add(m) && b < a.saturating_add(n);
+    let overlap = |a: u32, b: u32, n: u32, m: u32| a < b.saturating_add(m) && b < a.saturating_add(n);
     for (i, x) in map.iter().enumerate() {
         for y in &map[..i] {
-            if overlap(x.inside, y.inside, x.count, y.count)
-                || overlap(x.outside, y.outside, x.count, y.count)
-            {
+            if overlap(x.inside, y.inside, x.count, y.count) || overlap(x.outside, y.outside, x.count, y.count) {
                 return Err(Error::usage(format!("{option}: ranges overlap")));
             }
         }
     }
-    if !map
-        .iter()
-        .any(|r| id >= r.inside && id - r.inside < r.count)
-    {
-        let shown: Vec<String> = map
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}..{}",
-                    r.inside,
-                    u64::from(r.inside) + u64::from(r.count) - 1
-                )
-            })
-            .collect();
+    if !map.iter().any(|r| id >= r.inside && id - r.inside < r.count) {
+        let shown: Vec<String> =
+            map.iter().map(|r| format!("{}..{}", r.inside, u64::from(r.inside) + u64::from(r.count) - 1)).collect();
         return Err(Error::usage(format!(
             "--uid {id} is outside the container {what}s that {option} maps ({})",
             shown.join(", ")
@@ -293,27 +236,16 @@ fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), E
 
 /// `/proc/PID/uid_map` text: one `inside outside count` line per range.
 pub fn map_text(map: &[IdRange]) -> Vec<u8> {
-    map.iter()
-        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
-        .collect::<String>()
-        .into_bytes()
+    map.iter().map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count)).collect::<String>().into_bytes()
 }
 
 /// The container's environment: PATH, HOME, HOSTNAME, TERM when the caller
 /// has one, then every `--env`, a later key replacing an earlier one.
-fn environment(
-    extra: &[OsString],
-    host: &Host,
-    uid: u32,
-    hostname: &OsStr,
-) -> Result<Vec<Vec<u8>>, Error> {
+fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> Result<Vec<Vec<u8>>, Error> {
     let mut env: Vec<Vec<u8>> = Vec::new();
     let mut set = |key: &[u8], value: &[u8]| {
         let entry = [key, b"=", value].concat();
-        match env
-            .iter_mut()
-            .find(|e| e.starts_with(key) && e.get(key.len()) == Some(&b'='))
-        {
+        match env.iter_mut().find(|e| e.starts_with(key) && e.get(key.len()) == Some(&b'=')) {
             Some(old) => *old = entry,
             None => env.push(entry),
         }
@@ -337,11 +269,7 @@ fn environment(
             )));
         }
         // A bare KEY copies the caller's value, as `docker run -e KEY` does.
-        let inherited = host
-            .env
-            .iter()
-            .find(|(k, _)| k.as_bytes() == key)
-            .map(|(_, v)| v.as_bytes());
+        let inherited = host.env.iter().find(|(k, _)| k.as_bytes() == key).map(|(_, v)| v.as_bytes());
         if let Some(value) = value.or(inherited) {
             set(key, value);
         }
@@ -355,17 +283,11 @@ fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
     let paths: Vec<Vec<u8>> = if command.contains(&b'/') {
         vec![command.to_vec()]
     } else {
-        path.split(|&b| b == b':')
-            .filter(|d| !d.is_empty())
-            .map(|d| [d, b"/", command].concat())
-            .collect()
+        path.split(|&b| b == b':').filter(|d| !d.is_empty()).map(|d| [d, b"/", command].concat()).collect()
     };
     // A NUL inside was already refused with argv; PATH entries from --env
     // cannot hold one either, as they came from argv too.
-    paths
-        .into_iter()
-        .filter_map(|p| CString::new(p).ok())
-        .collect()
+    paths.into_iter().filter_map(|p| CString::new(p).ok()).collect()
 }
 
 #[cfg(test)]
@@ -374,13 +296,7 @@ mod tests {
     use crate::cli::{parse, Parsed};
 
     fn host() -> Host {
-        Host {
-            euid: 0,
-            env: vec![
-                ("TERM".into(), "xterm".into()),
-                ("FOO".into(), "bar".into()),
-            ],
-        }
+        Host { euid: 0, env: vec![("TERM".into(), "xterm".into()), ("FOO".into(), "bar".into())] }
     }
 
     fn plan(argv: &[&str]) -> Result<Plan, Error> {
@@ -391,11 +307,7 @@ mod tests {
     }
 
     fn env_of(p: &Plan) -> Vec<String> {
-        p.envp
-            .strings()
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect()
+        p.envp.strings().iter().map(|s| s.to_string_lossy().into_owned()).collect()
     }
 
     #[test]
@@ -421,21 +333,8 @@ mod tests {
 
     #[test]
     fn environment_is_built_not_inherited() {
-        let p = plan(&[
-            "-m",
-            "/",
-            "--hostname",
-            "box",
-            "-e",
-            "A=1",
-            "-e",
-            "FOO",
-            "-e",
-            "HOME=/h",
-            "-e",
-            "NOPE",
-        ])
-        .unwrap();
+        let p =
+            plan(&["-m", "/", "--hostname", "box", "-e", "A=1", "-e", "FOO", "-e", "HOME=/h", "-e", "NOPE"]).unwrap();
         assert_eq!(
             env_of(&p),
             [
@@ -464,13 +363,7 @@ mod tests {
     #[test]
     fn command_is_searched_in_the_containers_path() {
         let p = plan(&["-m", "/", "-e", "PATH=/x::/y", "true"]).unwrap();
-        assert_eq!(
-            p.exec_candidates,
-            [
-                CString::new("/x/true").unwrap(),
-                CString::new("/y/true").unwrap()
-            ]
-        );
+        assert_eq!(p.exec_candidates, [CString::new("/x/true").unwrap(), CString::new("/y/true").unwrap()]);
         let p = plan(&["-m", "/", "true"]).unwrap();
         assert_eq!(p.exec_candidates.len(), 6);
         assert_eq!(p.exec_candidates[5].as_bytes(), b"/bin/true");
@@ -480,17 +373,7 @@ mod tests {
 
     #[test]
     fn map_text_and_uid_checks() {
-        let p = plan(&[
-            "-m",
-            "/",
-            "-u",
-            "1000",
-            "--uid-map",
-            "0:100000:65536",
-            "--uid-map",
-            "70000:5:1",
-        ])
-        .unwrap();
+        let p = plan(&["-m", "/", "-u", "1000", "--uid-map", "0:100000:65536", "--uid-map", "70000:5:1"]).unwrap();
         assert_eq!(p.uid_map, b"0 100000 65536\n70000 5 1\n");
         assert_eq!(p.gid_map, b"0 10000 2000\n");
         assert_eq!(p.uid_display, "1000");
@@ -499,19 +382,13 @@ mod tests {
     #[test]
     fn bad_plans() {
         let msg = |argv: &[&str]| plan(argv).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(msg(&["-m", "/nonexistent/rootfs"])
-            .contains("rootfs '/nonexistent/rootfs': No such file or directory"));
+        assert!(msg(&["-m", "/nonexistent/rootfs"]).contains("rootfs '/nonexistent/rootfs': No such file or directory"));
         assert!(msg(&["-m", "/etc/passwd"]).contains("is not a directory"));
         assert!(msg(&["-m", "/", "-u", "2000"])
             .contains("--uid 2000 is outside the container uids that --uid-map maps (0..1999)"));
-        assert!(msg(&["-m", "/", "-u", "10", "--gid-map", "0:1:5"])
-            .contains("outside the container gids"));
-        assert!(
-            msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "5:100:10"]).contains("overlap")
-        );
-        assert!(
-            msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "50:15:10"]).contains("overlap")
-        );
+        assert!(msg(&["-m", "/", "-u", "10", "--gid-map", "0:1:5"]).contains("outside the container gids"));
+        assert!(msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "5:100:10"]).contains("overlap"));
+        assert!(msg(&["-m", "/", "--uid-map", "0:10:10", "--uid-map", "50:15:10"]).contains("overlap"));
         assert!(msg(&["-m", "/", "-e", "=x"]).contains("--env '=x': expected KEY=VALUE"));
         assert!(msg(&["-m", "/", "-e", ""]).contains("expected KEY=VALUE"));
         assert!(msg(&["-m", "/", "-w", "tmp"]).contains("must be an absolute path"));
@@ -522,16 +399,7 @@ mod tests {
             Parsed::Run(a) => a,
             _ => unreachable!(),
         };
-        let e = Plan::new(
-            args,
-            &Host {
-                euid: 1000,
-                env: vec![],
-            },
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let e = Plan::new(args, &Host { euid: 1000, env: vec![] }).err().unwrap().to_string();
         assert!(e.contains("rootless mode is not supported yet"), "{e}");
     }
 
@@ -541,10 +409,7 @@ mod tests {
             Parsed::Run(a) => a,
             _ => unreachable!(),
         };
-        let h = Host {
-            euid: 0,
-            env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())],
-        };
+        let h = Host { euid: 0, env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())] };
         assert!(Plan::new(args, &h).unwrap().heap_audit);
     }
 }

@@ -13,8 +13,8 @@ use crate::spawn::{At, Failure};
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
 use rustix::mount::{
-    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags,
-    MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
+    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags, MoveMountFlags,
+    OpenTreeFlags, UnmountFlags,
 };
 use rustix::process::{chdir, fchdir, pivot_root};
 
@@ -37,14 +37,7 @@ const DEV_NODES: [(&CStr, &CStr); 6] = [
     (c"/dev/urandom", c"dev/urandom"),
     (c"/dev/tty", c"dev/tty"),
 ];
-pub const DEV_NODE_NAMES: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-];
+pub const DEV_NODE_NAMES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
 
 /// Symlinks in `/dev`: (target, link).
 const DEV_LINKS: [(&CStr, &CStr); 5] = [
@@ -54,23 +47,13 @@ const DEV_LINKS: [(&CStr, &CStr); 5] = [
     (c"/proc/self/fd/1", c"dev/stdout"),
     (c"/proc/self/fd/2", c"dev/stderr"),
 ];
-pub const DEV_LINK_NAMES: &[&str] = &[
-    "/dev/ptmx",
-    "/dev/fd",
-    "/dev/stdin",
-    "/dev/stdout",
-    "/dev/stderr",
-];
+pub const DEV_LINK_NAMES: &[&str] = &["/dev/ptmx", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
 
 /// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)`: nothing we mount
 /// from here on propagates back to the host, and the old root can be
 /// detached without touching the host's mounts.
 pub fn make_private() -> Result<(), Failure> {
-    mount_change(
-        c"/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .at(Stage::MakePrivate)
+    mount_change(c"/", MountPropagationFlags::REC | MountPropagationFlags::PRIVATE).at(Stage::MakePrivate)
 }
 
 /// Binds the rootfs onto itself, so that it is a mount point (pivot_root
@@ -85,20 +68,9 @@ pub fn make_private() -> Result<(), Failure> {
 /// filesystem, not whatever the host has mounted below it.
 pub fn bind_and_enter(plan: &Plan) -> Result<(), Failure> {
     let rootfs = plan.rootfs.as_c_str();
-    let tree = open_tree(
-        CWD,
-        rootfs,
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-    )
-    .at(Stage::BindRootfs)?;
-    move_mount(
-        &tree,
-        c"",
-        CWD,
-        rootfs,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .at(Stage::BindRootfs)?;
+    let tree = open_tree(CWD, rootfs, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
+        .at(Stage::BindRootfs)?;
+    move_mount(&tree, c"", CWD, rootfs, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).at(Stage::BindRootfs)?;
     fchdir(&tree).at(Stage::EnterRootfs)
 }
 
@@ -114,18 +86,10 @@ pub fn mount_proc() -> Result<(), Failure> {
 /// devpts instance, `/dev/shm`, and the fd links.
 pub fn mount_dev() -> Result<(), Failure> {
     let (fstype, target, data) = DEV_MOUNTS[0];
-    mount(
-        fstype,
-        target,
-        fstype,
-        MountFlags::NOSUID | MountFlags::NOEXEC,
-        Some(data),
-    )
-    .at_index(Stage::MountDev, 0)?;
+    mount(fstype, target, fstype, MountFlags::NOSUID | MountFlags::NOEXEC, Some(data)).at_index(Stage::MountDev, 0)?;
 
     for (i, (host, inside)) in DEV_NODES.iter().enumerate() {
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         drop(openat(CWD, *inside, flags, Mode::from_raw_mode(0o666)).at_index(Stage::DevNode, i)?);
         mount_bind(*host, *inside).at_index(Stage::DevNode, i)?;
     }

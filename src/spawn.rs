@@ -21,9 +21,7 @@ use crate::sys;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
-use rustix::net::{
-    recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
-};
+use rustix::net::{recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 /// A failed child step, as it travels to the parent: the stage, an index
 /// into the table the step walks (which device node, say), and the errno
@@ -37,11 +35,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(stage: Stage, index: u16, errno: Errno) -> Failure {
-        Failure {
-            stage,
-            index,
-            errno: errno.raw_os_error(),
-        }
+        Failure { stage, index, errno: errno.raw_os_error() }
     }
 
     /// The parent's one-line error for this failure.
@@ -117,13 +111,8 @@ pub struct Channel {
 impl Channel {
     /// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`.
     pub fn new() -> Result<Channel, Error> {
-        let (parent, child) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::SEQPACKET,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| Error::os(Stage::Channel, "socketpair", e))?;
+        let (parent, child) = socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
+            .map_err(|e| Error::os(Stage::Channel, "socketpair", e))?;
         Ok(Channel { parent, child })
     }
 }
@@ -155,10 +144,7 @@ impl ParentEnd {
     }
 
     pub fn maps_written(&self) -> Result<(), Errno> {
-        send_msg(
-            &self.0,
-            &[TAG_MAPS_WRITTEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        )
+        send_msg(&self.0, &[TAG_MAPS_WRITTEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 }
 
@@ -189,15 +175,10 @@ impl ChildEnd {
     /// parent-death signal, which does nothing if the parent died first.
     pub fn parent_alive(&self) -> bool {
         let mut fds = [PollFd::new(&self.0, PollFlags::RDHUP)];
-        let zero = rustix::time::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
         match poll(&mut fds, Some(&zero)) {
             Ok(0) => true,
-            Ok(_) => !fds[0]
-                .revents()
-                .intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR),
+            Ok(_) => !fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR),
             Err(_) => false,
         }
     }
@@ -249,11 +230,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        let f = Failure {
-            stage: Stage::PivotRoot,
-            index: 3,
-            errno: 22,
-        };
+        let f = Failure { stage: Stage::PivotRoot, index: 3, errno: 22 };
         for m in [ToParent::MapsPlease, ToParent::Failed(f)] {
             assert_eq!(ToParent::decode(&m.encode()), Some(m));
         }

@@ -19,15 +19,7 @@ use rustix::io::{read, write, Errno};
 use rustix::process::{pidfd_send_signal, waitid, Signal, WaitId, WaitIdOptions};
 
 /// Signals barco passes on to the container's PID 1, as docker does.
-const FORWARDED: [u32; 7] = [
-    k::SIGINT,
-    k::SIGTERM,
-    k::SIGHUP,
-    k::SIGQUIT,
-    k::SIGUSR1,
-    k::SIGUSR2,
-    k::SIGWINCH,
-];
+const FORWARDED: [u32; 7] = [k::SIGINT, k::SIGTERM, k::SIGHUP, k::SIGQUIT, k::SIGUSR1, k::SIGUSR2, k::SIGWINCH];
 
 /// Runs the planned container to its end. Returns the exit status barco
 /// should leave with.
@@ -45,22 +37,18 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
 
     info!("initializing container...");
     sys::alloc::seal();
-    let (container, chan) = spawn::spawn(plan, chan)?;
-    debug!("container's pid on the host is {}", container.pid);
-
-    let outcome = supervise(plan, &container, &chan, &sigfd);
+    let outcome = spawn::spawn(plan, chan).and_then(|(container, chan)| {
+        debug!("container's pid on the host is {}", container.pid);
+        supervise(plan, &container, &chan, &sigfd)
+    });
     info!("freeing resources...");
-    drop((chan, sigfd, container));
+    drop(sigfd);
 
     if plan.heap_audit {
         let n = sys::alloc::after_seal();
         trace!("heap audit: {n} allocations after clone3 in the supervisor");
         if n > 0 {
-            return Err(Error {
-                stage: Stage::HeapAudit,
-                subject: "in the supervisor".into(),
-                errno: None,
-            });
+            return Err(Error { stage: Stage::HeapAudit, subject: "in the supervisor".into(), errno: None });
         }
     }
     info!("so long and thanks for all the fish");
@@ -69,12 +57,7 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
 
 /// The poll loop: channel messages while setup runs, forwarded signals, and
 /// finally the container's exit.
-fn supervise(
-    plan: &'static Plan,
-    c: &Container,
-    chan: &ParentEnd,
-    sigfd: &OwnedFd,
-) -> Result<i32, Error> {
+fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &OwnedFd) -> Result<i32, Error> {
     let mut setting_up = true;
     let mut failure = None;
     let mut interrupted = None;
@@ -97,8 +80,7 @@ fn supervise(
             match chan.next() {
                 Ok(Some(ToParent::MapsPlease)) => {
                     write_maps(plan, c.pid)?;
-                    chan.maps_written()
-                        .map_err(|e| Error::os(Stage::Channel, "", e))?;
+                    chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                 }
                 Ok(Some(ToParent::Failed(f))) => failure = Some(f),
                 Ok(None) | Err(_) => {
@@ -160,10 +142,7 @@ fn forward(sigfd: &OwnedFd, c: &Container, setting_up: bool) -> Result<Option<u3
         return Ok(Some(info.signo));
     }
     if info.code == k::SI_KERNEL as i32 {
-        trace!(
-            "signal {} came from the terminal; not forwarded",
-            info.signo
-        );
+        trace!("signal {} came from the terminal; not forwarded", info.signo);
         return Ok(None);
     }
     debug!("forwarding signal {} to the container", info.signo);
@@ -245,14 +224,8 @@ mod tests {
     fn proc_paths() {
         let mut b = [0; 64];
         assert_eq!(proc_path(&mut b, 1, b"uid_map"), c"/proc/1/uid_map");
-        assert_eq!(
-            proc_path(&mut b, 4194304, b"gid_map"),
-            c"/proc/4194304/gid_map"
-        );
-        assert_eq!(
-            proc_path(&mut b, u32::MAX, b"gid_map"),
-            c"/proc/4294967295/gid_map"
-        );
+        assert_eq!(proc_path(&mut b, 4194304, b"gid_map"), c"/proc/4194304/gid_map");
+        assert_eq!(proc_path(&mut b, u32::MAX, b"gid_map"), c"/proc/4294967295/gid_map");
         assert_eq!(proc_path(&mut b, 0, b"x"), c"/proc/0/x");
     }
 }

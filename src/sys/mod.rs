@@ -87,14 +87,7 @@ pub fn clone3(flags: u64, exit_signal: u32) -> Result<Forked, Errno> {
 pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
     // SAFETY: `path` is a valid C string; the caller guarantees `argv` and
     // `envp` are null-terminated pointer arrays that live as long as the plan.
-    let ret = unsafe {
-        arch::syscall3(
-            k::__NR_execve as usize,
-            path.as_ptr() as usize,
-            argv as usize,
-            envp as usize,
-        )
-    };
+    let ret = unsafe { arch::syscall3(k::__NR_execve as usize, path.as_ptr() as usize, argv as usize, envp as usize) };
     match check(ret) {
         Err(e) => e,
         Ok(_) => Errno::INVAL, // execve never returns success
@@ -209,13 +202,7 @@ pub struct SignalfdSiginfo {
 
 impl SignalfdSiginfo {
     pub const fn zeroed() -> Self {
-        SignalfdSiginfo {
-            signo: 0,
-            errno: 0,
-            code: 0,
-            pid: 0,
-            _rest: [0; 112],
-        }
+        SignalfdSiginfo { signo: 0, errno: 0, code: 0, pid: 0, _rest: [0; 112] }
     }
 
     /// The struct's bytes, for `read(2)` to fill.
@@ -239,14 +226,7 @@ pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     // SAFETY: close_range takes plain integers. The child owns no Rust object
     // wrapping the descriptors it closes other than the channel, which the
     // caller keeps out of the range.
-    let ret = unsafe {
-        arch::syscall3(
-            k::__NR_close_range as usize,
-            first as usize,
-            last as usize,
-            0,
-        )
-    };
+    let ret = unsafe { arch::syscall3(k::__NR_close_range as usize, first as usize, last as usize, 0) };
     check(ret).map(drop)
 }
 

@@ -1,0 +1,41 @@
+# barco's tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+target := "x86_64-unknown-linux-musl"
+bin := "target/" + target + "/release/barco"
+rootfs := "target/rootfs"
+
+# Build the static release binary.
+[group('build')]
+build:
+    cargo build --release
+    @ls -l {{bin}}
+
+# Build the busybox demo rootfs from Debian's busybox-static.
+[group('build')]
+rootfs:
+    @test -x {{rootfs}}/bin/busybox || scripts/mkrootfs.sh {{rootfs}}
+
+# Run a container on the busybox rootfs: an interactive shell, or the given command.
+[group('run')]
+demo *cmd: build rootfs
+    {{bin}} -m {{rootfs}} -- "$@"
+
+# Every test: formatting, clippy, unit tests, and the integration tests (as root).
+[group('test')]
+test: lint
+    cargo test --release
+
+# rustfmt and clippy, warnings denied.
+[group('test')]
+lint:
+    cargo fmt --check
+    cargo clippy --release --all-targets -- -D warnings
+
+# What CI runs: install what is missing, then every test.
+[group('test')]
+ci:
+    scripts/setup.sh
+    just test

@@ -1,0 +1,339 @@
+//! Runs the built barco as root against a busybox rootfs and checks what the
+//! container sees, how barco exits, and that nothing is left behind.
+
+mod harness;
+
+use harness::{alive, barco, bare, children, eventually, finish, kill, read_line, rootfs};
+use rustix::process::Signal;
+use std::collections::BTreeSet;
+
+#[test]
+fn command_is_pid_1_and_sees_no_host_process() {
+    let out = barco(["--", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]).run().ok();
+    // sh itself and the `ls` and `grep` it forked: nothing from the host.
+    assert_eq!(out.lines()[0], "1");
+    assert!(out.lines()[1].parse::<u32>().unwrap() <= 3, "{out:?}");
+}
+
+#[test]
+fn hostname_default_and_chosen() {
+    assert_eq!(barco(["hostname"]).run().ok().stdout, "barcontainer\n");
+    assert_eq!(barco(["--hostname", "boat", "--", "hostname"]).run().ok().stdout, "boat\n");
+}
+
+#[test]
+fn uid_gid_and_maps() {
+    let out = barco(["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map"]).run().ok();
+    let words: Vec<Vec<&str>> = out.lines().iter().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(words, [vec!["0"], vec!["0"], vec!["0", "10000", "2000"], vec!["0", "10000", "2000"]]);
+
+    let out = barco(["-u", "1000", "--", "sh", "-c", "id -u; id -g; id -G"]).run().ok();
+    assert_eq!(out.lines(), ["1000", "1000", "1000"]);
+
+    let out = barco([
+        "--uid-map",
+        "0:20000:10",
+        "--gid-map",
+        "0:30000:5",
+        "-u",
+        "3",
+        "--",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map /proc/self/gid_map",
+    ])
+    .run()
+    .ok();
+    let words: Vec<Vec<&str>> = out.lines().iter().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(words, [vec!["3"], vec!["0", "20000", "10"], vec!["0", "30000", "5"]]);
+}
+
+#[test]
+fn container_root_is_host_uid_10000() {
+    // Ask the host which uid the container's process has.
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let pid = children(child.id())[0];
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uid_line.split_whitespace().collect::<Vec<_>>(), ["Uid:", "10000", "10000", "10000", "10000"]);
+    kill(pid, Signal::KILL);
+    finish(child).code(137);
+}
+
+#[test]
+fn mount_table_holds_only_rootfs_proc_and_dev() {
+    let out = barco(["cat", "/proc/self/mounts"]).run().ok();
+    let points: BTreeSet<&str> = out.lines().iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    let expected: BTreeSet<&str> = [
+        "/",
+        "/proc",
+        "/dev",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/pts",
+        "/dev/shm",
+    ]
+    .into();
+    assert_eq!(points, expected);
+    let proc_line = out.lines().into_iter().find(|l| l.starts_with("proc /proc ")).unwrap();
+    assert!(proc_line.contains("nosuid,nodev,noexec"), "{proc_line}");
+}
+
+#[test]
+fn dev_has_the_usual_entries_and_they_work() {
+    let out = barco([
+        "sh",
+        "-c",
+        "ls /dev; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done; \
+                      echo x > /dev/null; head -c 5 /dev/zero | wc -c; head -c 5 /dev/urandom | wc -c; \
+                      echo y > /dev/full || echo full; echo z > /dev/shm/f && cat /dev/shm/f",
+    ])
+    .run()
+    .ok();
+    let lines = out.lines();
+    let listing: Vec<&str> = lines[..15].to_vec();
+    assert_eq!(
+        listing,
+        [
+            "fd",
+            "full",
+            "null",
+            "ptmx",
+            "pts",
+            "random",
+            "shm",
+            "stderr",
+            "stdin",
+            "stdout",
+            "tty",
+            "urandom",
+            "zero",
+            "/proc/self/fd",
+            "/proc/self/fd/0",
+        ]
+    );
+    assert_eq!(lines[15..], ["/proc/self/fd/1", "/proc/self/fd/2", "pts/ptmx", "5", "5", "full", "z"]);
+}
+
+#[test]
+fn environment_is_built_not_inherited() {
+    let out = barco(["-e", "A=1", "-e", "B=two words", "env"]).env("TERM", "vt100").run().ok();
+    let got: BTreeSet<&str> = out.lines().into_iter().collect();
+    let want: BTreeSet<&str> = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+        "HOSTNAME=barcontainer",
+        "TERM=vt100",
+        "A=1",
+        "B=two words",
+    ]
+    .into();
+    assert_eq!(got, want);
+    // No TERM here, so none inside; a bare KEY copies the caller's value.
+    let out = barco(["-e", "NOT_INHERITED", "env"]).run().ok();
+    assert!(!out.stdout.contains("TERM="));
+    assert!(out.stdout.contains("NOT_INHERITED=secret\n"));
+}
+
+#[test]
+fn workdir() {
+    assert_eq!(barco(["pwd"]).run().ok().stdout, "/\n");
+    assert_eq!(barco(["-w", "/tmp", "--", "pwd"]).run().ok().stdout, "/tmp\n");
+    barco(["-w", "/nonexistent", "--", "pwd"])
+        .run()
+        .code(125)
+        .error_line("chdir to workdir /nonexistent: No such file or directory");
+}
+
+#[test]
+fn exit_codes() {
+    assert!(barco(["true"]).run().ok().stderr.is_empty(), "barco is silent by default");
+    barco(["sh", "-c", "exit 42"]).run().code(42);
+    barco(["/etc/passwd"]).run().code(126).error_line("exec /etc/passwd: Permission denied");
+    barco(["/nonexistent"]).run().code(127).error_line("exec /nonexistent: No such file or directory");
+    barco(["no-such-command"]).run().code(127).error_line("exec no-such-command: No such file or directory");
+    // Found in PATH: the search goes on past directories that lack it.
+    barco(["-e", "PATH=/nowhere:/bin", "--", "true"]).run().ok();
+}
+
+#[test]
+fn killed_by_signal_exits_128_plus_n() {
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let pid = children(child.id())[0];
+    kill(pid, Signal::KILL);
+    finish(child).code(128 + 9);
+}
+
+#[test]
+fn signals_are_forwarded_to_the_container() {
+    for (sig, name) in [
+        (Signal::TERM, "TERM"),
+        (Signal::INT, "INT"),
+        (Signal::HUP, "HUP"),
+        (Signal::USR1, "USR1"),
+        (Signal::USR2, "USR2"),
+        (Signal::QUIT, "QUIT"),
+    ] {
+        let script = format!("trap 'echo got {name}; exit 42' {name}; echo ready; while :; do sleep 0.01; done");
+        let mut child = barco(["sh", "-c", &script]).spawn();
+        assert_eq!(read_line(&mut child), "ready");
+        kill(child.id(), sig);
+        let out = finish(child).code(42);
+        assert_eq!(out.stdout, format!("got {name}\n"));
+    }
+}
+
+#[test]
+fn sigkill_of_barco_leaves_no_process() {
+    let mut child = barco(["sh", "-c", "sleep 1000 & echo ready; exec sleep 1001"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let init = children(child.id())[0];
+    let grandchildren = children(init);
+    assert_eq!(grandchildren.len(), 1, "the backgrounded sleep");
+    kill(child.id(), Signal::KILL);
+    child.wait().unwrap();
+    eventually("the container's processes to die", || !alive(init) && !alive(grandchildren[0]));
+}
+
+#[test]
+fn hundred_runs_leave_no_mounts_or_processes() {
+    let mounts = || std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let before = mounts();
+    let token = "barco-leak-check-7f3a";
+    for _ in 0..100 {
+        barco(["sh", "-c", "true", token]).run().ok();
+    }
+    assert_eq!(mounts(), before, "the host's mount table changed");
+    let leftovers: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.windows(token.len()).any(|w| w == token.as_bytes()))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(leftovers.is_empty(), "processes left behind: {leftovers:?}");
+}
+
+#[test]
+fn seed_command_line_gives_a_shell() {
+    // The seed's README, verbatim: the host's / as rootfs, /bin/sh, argv[0] ".".
+    let out = bare(["-u", "0", "-m", "/", "-c", "/bin/sh", "-a", "."])
+        .stdin("echo i am a container; hostname; echo $$; exit\n")
+        .run()
+        .ok();
+    assert_eq!(out.lines(), ["i am a container", "barcontainer", "1"]);
+    // Same form on the busybox rootfs: busybox picks its applet from argv[0].
+    let out = barco(["-c", "/bin/sh", "-a", "sh"]).stdin("echo hi; exit 3\n").run().code(3);
+    assert_eq!(out.stdout, "hi\n");
+}
+
+#[test]
+fn verbose_shows_the_seeds_transcript() {
+    let out = barco(["-v", "true"]).run().ok();
+    for step in [
+        "initializing socket pair...",
+        "initializing container...",
+        "writing uid_map and gid_map...",
+        "### BARCONTAINER STARTING",
+        "so long and thanks for all the fish",
+    ] {
+        assert!(out.stderr.contains(step), "missing {step:?}: {out:#?}");
+    }
+    let first = out.stderr.lines().next().unwrap();
+    // 22:08:41 INFO  src/supervise.rs:96: initializing socket pair...
+    let (time, rest) = first.split_at(8);
+    assert!(time.bytes().enumerate().all(|(i, b)| if i % 3 == 2 { b == b':' } else { b.is_ascii_digit() }), "{first}");
+    assert!(rest.starts_with(" INFO  src/supervise.rs:"), "{first}");
+    assert!(!out.stderr.contains("DEBUG"));
+    assert!(barco(["-vv", "true"]).run().ok().stderr.contains("DEBUG"));
+}
+
+#[test]
+fn heap_audit_runs_in_the_supervisor() {
+    // The audit is on in every test run; this shows its result is checked.
+    let out = barco(["-vvv", "true"]).run().ok();
+    assert!(out.stderr.contains("heap audit: 0 allocations after clone3 in the supervisor"), "{out:#?}");
+}
+
+#[test]
+fn help_and_version() {
+    let out = bare(["--help"]).run().ok();
+    for option in [
+        "--mnt",
+        "--root",
+        "--uid",
+        "--cmd",
+        "--arg",
+        "--hostname",
+        "--workdir",
+        "--env",
+        "--uid-map",
+        "--gid-map",
+        "--verbose",
+        "--help",
+        "--version",
+        "125",
+        "126",
+        "127",
+        "128+N",
+    ] {
+        assert!(out.stdout.contains(option), "--help does not mention {option}");
+    }
+    assert_eq!(bare(["-V"]).run().ok().stdout, format!("barco {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bad_input_is_one_line_and_125() {
+    let r = rootfs().to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--frobnicate"], "invalid option '--frobnicate'"),
+        (&["-m"], "missing value for --root"),
+        (&["-m", "--", "sh"], "missing value for --root"),
+        (&["true"], "missing -m ROOTFS"),
+        (&["-m", "/nonexistent-rootfs"], "rootfs '/nonexistent-rootfs': No such file or directory"),
+        (&["-m", "/etc/passwd"], "rootfs '/etc/passwd' is not a directory"),
+        (&["-m", r, "-u", "root"], "--uid: 'root' is not a number"),
+        (&["-m", r, "-u", "5000"], "--uid 5000 is outside the container uids"),
+        (&["-m", r, "--uid-map", "0:1"], "--uid-map: '0:1' is not CONTAINER:HOST:COUNT"),
+        (&["-m", r, "--gid-map", "x:1:1"], "--gid-map: 'x:1:1' is not CONTAINER:HOST:COUNT"),
+        (&["-m", r, "-e", "=oops"], "--env '=oops': expected KEY=VALUE"),
+        (&["-m", r, "-w", "relative"], "--workdir 'relative' must be an absolute path"),
+    ];
+    for (args, message) in cases {
+        bare(args.iter().copied()).run().code(125).error_line(message);
+    }
+}
+
+#[test]
+fn non_root_is_refused_clearly() {
+    let r = rootfs().to_str().unwrap();
+    bare(["-m", r, "true"])
+        .wrapped("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .run()
+        .code(125)
+        .error_line("rootless mode is not supported yet");
+}
+
+#[test]
+fn binary_is_static() {
+    let elf = std::fs::read(harness::BARCO).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    assert_eq!(elf[4], 2, "64-bit");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    assert!(phnum > 0);
+    for i in 0..phnum {
+        let p_type = u32::from_le_bytes(elf[phoff + i * phentsize..][..4].try_into().unwrap());
+        assert_ne!(p_type, 3, "PT_INTERP: the binary needs a dynamic loader");
+        assert_ne!(p_type, 2, "PT_DYNAMIC: the binary has a dynamic section");
+    }
+}
