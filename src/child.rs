@@ -16,7 +16,7 @@ use crate::sys::{self, SigSet};
 use core::convert::Infallible;
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
-use rustix::process::{chdir, set_parent_process_death_signal, Signal};
+use rustix::process::{chdir, set_parent_process_death_signal, setpgid, Signal};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use rustix::{fs::Gid, fs::Uid};
 
@@ -37,6 +37,10 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
 fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
     // Die with barco: a SIGKILLed supervisor must not leave a container.
     die_with_parent(chan)?;
+
+    // Our own process group, so a shell inside can do job control and the
+    // terminal can be handed to the container (the parent does the same).
+    setpgid(None, None).at(Stage::ProcessGroup)?;
 
     // New UTS namespace: the hostname is ours to set.
     rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;

@@ -29,6 +29,7 @@ pub enum Stage {
     Clone,
     DeathSignal,
     ParentGone,
+    ProcessGroup,
     Hostname,
     MakePrivate,
     BindRootfs,
@@ -56,13 +57,14 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 29] = [
+    const ALL: [Stage; 30] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
         Stage::Clone,
         Stage::DeathSignal,
         Stage::ParentGone,
+        Stage::ProcessGroup,
         Stage::Hostname,
         Stage::MakePrivate,
         Stage::BindRootfs,
@@ -101,6 +103,7 @@ impl Stage {
             Stage::Clone => "clone3 into new namespaces",
             Stage::DeathSignal => "setting the parent-death signal",
             Stage::ParentGone => "barco's supervisor exited during setup",
+            Stage::ProcessGroup => "setpgid for the container",
             Stage::Hostname => "sethostname",
             Stage::MakePrivate => "making / private",
             Stage::BindRootfs => "bind-mounting rootfs",

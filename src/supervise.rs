@@ -16,7 +16,9 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::{read, write, Errno};
-use rustix::process::{pidfd_send_signal, waitid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions};
+use rustix::stdio::stdin;
+use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
 
 /// Signals barco passes on to the container's PID 1, as docker does.
 const FORWARDED: [u32; 7] = [k::SIGINT, k::SIGTERM, k::SIGHUP, k::SIGQUIT, k::SIGUSR1, k::SIGUSR2, k::SIGWINCH];
@@ -30,16 +32,21 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     // Block the forwarded signals and read them from a signalfd instead, so
     // they arrive in the same poll loop as everything else. The child
     // inherits the mask and clears it just before execve.
+    // SIGTTOU is blocked too, but not read: it would stop barco when it
+    // hands the terminal back from the background.
     info!("setting up signal forwarding...");
     let forwarded = SigSet::of(&FORWARDED);
-    sys::set_signal_mask(forwarded).map_err(|e| Error::os(Stage::Signals, "", e))?;
+    sys::set_signal_mask(SigSet::of(&[k::SIGTTOU]).union(forwarded)).map_err(|e| Error::os(Stage::Signals, "", e))?;
     let sigfd = sys::signalfd(forwarded).map_err(|e| Error::os(Stage::Signals, "signalfd", e))?;
 
     info!("initializing container...");
     sys::alloc::seal();
     let outcome = spawn::spawn(plan, chan).and_then(|(container, chan)| {
         debug!("container's pid on the host is {}", container.pid);
-        supervise(plan, &container, &chan, &sigfd)
+        let terminal = Terminal::hand_to(&container);
+        let outcome = supervise(plan, &container, &chan, &sigfd);
+        terminal.take_back();
+        outcome
     });
     info!("freeing resources...");
     drop(sigfd);
@@ -119,13 +126,45 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     Ok(status)
 }
 
+/// The container runs in its own process group, so that a shell inside can
+/// do job control. When barco's stdin is the terminal and barco is in its
+/// foreground, the container's group becomes the foreground for the run (as
+/// a shell does for a job), so Ctrl-C and window changes reach it directly,
+/// and barco takes the terminal back at the end.
+struct Terminal {
+    give_back_to: Option<Pid>,
+}
+
+impl Terminal {
+    fn hand_to(c: &Container) -> Terminal {
+        let none = Terminal { give_back_to: None };
+        let Some(pid) = Pid::from_raw(c.pid as i32) else { return none };
+        // The child has not reached execve (it is waiting for its maps), so
+        // its group may still be changed; it also sets the group itself.
+        let _ = setpgid(Some(pid), Some(pid));
+        let (ours, stdin) = (getpgrp(), stdin());
+        if !isatty(stdin) || tcgetpgrp(stdin) != Ok(ours) || tcsetpgrp(stdin, pid).is_err() {
+            return none;
+        }
+        debug!("the container's process group has the terminal");
+        Terminal { give_back_to: Some(ours) }
+    }
+
+    fn take_back(self) {
+        if let Some(ours) = self.give_back_to {
+            // SIGTTOU is blocked, so this works from the background.
+            let _ = tcsetpgrp(stdin(), ours);
+        }
+    }
+}
+
 /// Reads one signal from the signalfd and passes it to the container.
 ///
-/// Signals the kernel raised for a terminal (Ctrl-C, window size) already
-/// reached the container, which shares barco's process group, so only those
-/// sent by a process are forwarded. A terminating signal that arrives while
-/// the container is still being set up ends the attempt with SIGKILL:
-/// nothing in the half-built container could handle it. Returns that signal.
+/// The container has its own process group, so every signal barco receives
+/// was meant for barco's job and is passed on. A terminating signal that
+/// arrives while the container is still being set up ends the attempt with
+/// SIGKILL: nothing in the half-built container could handle it. Returns
+/// that signal.
 fn forward(sigfd: &OwnedFd, c: &Container, setting_up: bool) -> Result<Option<u32>, Error> {
     let mut info = SignalfdSiginfo::zeroed();
     match read(sigfd, info.as_bytes_mut()) {
@@ -140,10 +179,6 @@ fn forward(sigfd: &OwnedFd, c: &Container, setting_up: bool) -> Result<Option<u3
         debug!("signal {} during setup: stopping the container", info.signo);
         let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
         return Ok(Some(info.signo));
-    }
-    if info.code == k::SI_KERNEL as i32 {
-        trace!("signal {} came from the terminal; not forwarded", info.signo);
-        return Ok(None);
     }
     debug!("forwarding signal {} to the container", info.signo);
     match pidfd_send_signal(&c.pidfd, sig) {

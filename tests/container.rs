@@ -236,6 +236,52 @@ fn seed_command_line_gives_a_shell() {
 }
 
 #[test]
+fn interactive_shell_on_a_terminal() {
+    // The seed's interactive form under a real terminal (util-linux's
+    // script(1) provides the pty). The shell needs its own process group in
+    // the terminal's foreground for job control and Ctrl-C, and the terminal
+    // must come back to the caller afterwards: the `read` below would stop
+    // with SIGTTIN if barco left it with the container's dead group.
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let line = format!("{} -u 0 -m / -c /bin/sh -a .; echo rc=$?; read line; echo got=$line", harness::BARCO);
+    let mut script = std::process::Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env_clear()
+        .env("BARCO_HEAP_AUDIT", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running script(1) from util-linux");
+    let cleanup = harness::KillTree(script.id());
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut out = script.stdout.take().unwrap();
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut input = script.stdin.take().unwrap();
+    let wait_for = |text: &str| eventually(text, || seen.lock().unwrap().contains(text));
+    input.write_all(b"echo in$((20+22)); sleep 1000\n").unwrap();
+    wait_for("in42");
+    input.write_all(b"\x03").unwrap();
+    input.write_all(b"echo after$((1+1)) $$; exit 5\n").unwrap();
+    wait_for("rc=5");
+    input.write_all(b"back\n").unwrap();
+    wait_for("got=back");
+    let status = script.wait().unwrap();
+    cleanup.disarm();
+    let seen = seen.lock().unwrap().clone();
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("after2 1"), "the shell did not survive Ctrl-C: {seen}");
+    assert!(!seen.contains("process group"), "job control failed: {seen}");
+    assert!(!seen.contains("barco:"), "{seen}");
+}
+
+#[test]
 fn verbose_shows_the_seeds_transcript() {
     let out = barco(["-v", "true"]).run().ok();
     for step in [

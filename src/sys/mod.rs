@@ -121,6 +121,10 @@ impl SigSet {
     pub fn of(signals: &[u32]) -> SigSet {
         SigSet(signals.iter().fold(0, |m, &s| m | 1 << (s - 1)))
     }
+
+    pub fn union(self, other: SigSet) -> SigSet {
+        SigSet(self.0 | other.0)
+    }
 }
 
 /// `rt_sigprocmask(SIG_SETMASK, set, NULL)`: replace the blocked-signal mask.

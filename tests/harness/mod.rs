@@ -226,3 +226,33 @@ pub fn read_line(child: &mut Child) -> String {
     }
     String::from_utf8_lossy(&line).into_owned()
 }
+
+/// SIGKILLs a process and all its descendants when dropped, so that a
+/// failing test leaves nothing running.
+pub struct KillTree(pub u32);
+
+impl KillTree {
+    /// The process was reaped: its pid may be reused, so kill nothing.
+    pub fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for KillTree {
+    fn drop(&mut self) {
+        fn descendants(pid: u32, all: &mut Vec<u32>) {
+            for c in children(pid) {
+                descendants(c, all);
+                all.push(c);
+            }
+        }
+        let mut all = Vec::new();
+        descendants(self.0, &mut all);
+        all.push(self.0);
+        for pid in all {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
