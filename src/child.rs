@@ -1,6 +1,8 @@
 //! The container's first process, from `clone3` to `execve`.
 //!
-//! [`setup`] is the required order of steps, top to bottom. The child runs on
+//! [`setup`] is the required order of steps, top to bottom; [`run`] then
+//! execs the command, or with `--init` forks it and stays as its reaper
+//! (see [`crate::reaper`]). The child runs on
 //! a forked copy of barco's memory, so it obeys the rules of a child after
 //! fork (rustix's `kernel_fork` lists them): raw syscalls only, no heap, no
 //! panics, no std I/O, and it leaves with `execve` or `exit_group`, never by
@@ -10,13 +12,16 @@
 use crate::error::Stage;
 use crate::log::info;
 use crate::plan::Plan;
+use crate::reaper;
 use crate::rootfs;
 use crate::spawn::{At, ChildEnd, Failure};
-use crate::sys::{self, SigSet};
-use core::convert::Infallible;
+use crate::sys::{self, Forked, SigSet};
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
-use rustix::process::{chdir, set_parent_process_death_signal, setpgid, Signal};
+use rustix::process::{
+    chdir, getpgrp, set_dumpable_behavior, set_parent_process_death_signal, setpgid, DumpableBehavior, Signal,
+};
+use rustix::termios::{tcgetpgrp, tcsetpgrp};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use rustix::{fs::Gid, fs::Uid};
 
@@ -25,7 +30,22 @@ const HEAP_AUDIT_FAILED: Failure = Failure { stage: Stage::HeapAudit, index: 0, 
 
 /// Runs the setup steps and the command; never returns.
 pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
-    let Err(mut failure) = setup(plan, &chan);
+    let mut failure = match setup(plan, &chan) {
+        Err(failure) => failure,
+        Ok(()) if !plan.init => exec_command(plan),
+        // --init: the command becomes PID 2; this process stays as PID 1.
+        Ok(()) => match reaper::block_signals().and_then(|()| sys::clone3(0, k::SIGCHLD)) {
+            Ok(Forked::Child) => exec_command(plan),
+            Ok(Forked::Parent { pid, pidfd }) => {
+                // The command holds its own copy of the channel until its
+                // execve; the supervisor sees the end of setup when it closes.
+                drop(pidfd);
+                drop(chan);
+                reaper::run(plan, pid)
+            }
+            Err(e) => Failure::new(Stage::ForkCommand, 0, e),
+        },
+    };
     if plan.heap_audit && sys::alloc::after_seal() > 0 {
         failure = HEAP_AUDIT_FAILED;
     }
@@ -33,8 +53,14 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
     sys::exit_group(1)
 }
 
-/// Every step between `clone3` and `execve`, in the order the kernel needs.
-fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
+/// Every step between `clone3` and the command, in the order the kernel
+/// needs.
+fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+    // No container process may open /proc/PID/exe or /proc/PID/mem of a
+    // barco process (runc's CVE-2019-5736): above all the --init reaper,
+    // which is barco's own code and never execs. Only execve resets this.
+    set_dumpable_behavior(DumpableBehavior::NotDumpable).at(Stage::NotDumpable)?;
+
     // Die with barco: a SIGKILLed supervisor must not leave a container.
     die_with_parent(chan)?;
 
@@ -51,7 +77,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
     rootfs::bind_and_enter(plan)?;
     rootfs::mount_proc()?;
     rootfs::mount_dev()?;
-    rootfs::pivot()?;
+    rootfs::switch_root(plan.root_switch)?;
 
     // The user namespace comes last, as in the seed. The mount, network, UTS,
     // IPC and PID namespaces were created by barco as real root, so they are
@@ -79,7 +105,34 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
     // execve closes it (CLOEXEC), so an exec failure can still be reported.
     let keep = chan.raw();
     sys::close_range(3, keep - 1).at(Stage::CloseFds)?;
-    sys::close_range(keep + 1, u32::MAX).at(Stage::CloseFds)?;
+    sys::close_range(keep + 1, u32::MAX).at(Stage::CloseFds)
+}
+
+/// The last steps before `execve`, in the process that becomes the command.
+/// Returns only on failure.
+fn exec_command(plan: &Plan) -> Failure {
+    match prepare_exec(plan) {
+        Ok(()) => {
+            info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
+            exec(plan)
+        }
+        Err(failure) => failure,
+    }
+}
+
+fn prepare_exec(plan: &Plan) -> Result<(), Failure> {
+    if plan.init {
+        // Under --init the command gets its own process group, and the
+        // terminal's foreground if the reaper's group has it, so Ctrl-C
+        // goes to the command and not to the reaper (as tini does).
+        setpgid(None, None).at(Stage::ProcessGroup)?;
+        let tty = rustix::stdio::stdin();
+        if tcgetpgrp(tty).is_ok_and(|fg| fg.as_raw_nonzero().get() == 1) {
+            // SIGTTOU is still blocked here, so this works from the
+            // background too.
+            let _ = tcsetpgrp(tty, getpgrp());
+        }
+    }
 
     // Undo what barco's runtime and supervisor set up: Rust ignores SIGPIPE,
     // and the parent blocked the signals it forwards.
@@ -87,10 +140,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<Infallible, Failure> {
     sys::set_signal_mask(SigSet::EMPTY).at(Stage::ResetSignals)?;
 
     if plan.heap_audit && sys::alloc::after_seal() > 0 {
-        return Err(Failure { stage: Stage::HeapAudit, index: 0, errno: 0 });
+        return Err(HEAP_AUDIT_FAILED);
     }
-    info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
-    Err(exec(plan))
+    Ok(())
 }
 
 /// Arms PR_SET_PDEATHSIG with SIGKILL, then checks that the parent did not

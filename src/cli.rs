@@ -28,6 +28,11 @@ Options:
       --uid-map C:H:N     map container uids C..C+N onto host uids H..H+N
                           (repeatable) [default: 0:10000:2000]
       --gid-map C:H:N     the same for gids [default: 0:10000:2000]
+      --init              run a tiny init as the container's PID 1: it runs
+                          COMMAND as PID 2, forwards signals to it, reaps
+                          zombies and exits with COMMAND's status
+      --on-exit ACTION    when barco is the machine's PID 1: poweroff, reboot
+                          or halt once the container ends [default: poweroff]
   -v, --verbose           more log output on stderr: -v info, -vv debug,
                           -vvv trace (repeatable)
   -h, --help              print this help
@@ -35,6 +40,11 @@ Options:
 
 Environment inside: PATH, HOME, HOSTNAME, TERM (if set here), then every
 --env. Nothing else is inherited.
+
+As the machine's PID 1 (an initramfs's /init), barco mounts /proc, /sys,
+/dev and cgroup2 if missing, reads its arguments from the kernel command
+line after `--`, or from /etc/barco/args (one per line) when there are
+none, and powers the machine off when the container ends.
 
 Exit status: the command's own, or 128+N if it was killed by signal N;
 125 if barco itself failed, 126 if the command cannot be executed,
@@ -63,8 +73,21 @@ pub struct Args {
     pub uid_map: Vec<IdRange>,
     pub gid_map: Vec<IdRange>,
     pub verbose: u8,
+    /// Run barco's reaper as PID 1 and the command as PID 2.
+    pub init: bool,
+    /// What the machine does when barco is its PID 1 and the container ends.
+    pub on_exit: Option<OnExit>,
     /// The command and its arguments, exactly as given.
     pub command: Vec<OsString>,
+}
+
+/// `--on-exit`: how barco, as the machine's PID 1, ends the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnExit {
+    #[default]
+    PowerOff,
+    Reboot,
+    Halt,
 }
 
 #[derive(Debug, PartialEq)]
@@ -95,6 +118,8 @@ where
             Short('e') | Long("env") => a.env.push(value(&mut p, "--env")?),
             Long("uid-map") => a.uid_map.push(id_range(&value(&mut p, "--uid-map")?, "--uid-map")?),
             Long("gid-map") => a.gid_map.push(id_range(&value(&mut p, "--gid-map")?, "--gid-map")?),
+            Long("init") => a.init = true,
+            Long("on-exit") => a.on_exit = Some(on_exit(&value(&mut p, "--on-exit")?)?),
             Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
             Short('h') | Long("help") => return Ok(Parsed::Help),
             Short('V') | Long("version") => return Ok(Parsed::Version),
@@ -132,6 +157,15 @@ fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
     v.to_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
         Error::usage(format!("{option}: '{}' is not a number from 0 to 4294967295", v.to_string_lossy()))
     })
+}
+
+fn on_exit(v: &std::ffi::OsStr) -> Result<OnExit, Error> {
+    match v.to_str() {
+        Some("poweroff") => Ok(OnExit::PowerOff),
+        Some("reboot") => Ok(OnExit::Reboot),
+        Some("halt") => Ok(OnExit::Halt),
+        _ => Err(Error::usage(format!("--on-exit: '{}' is not poweroff, reboot or halt", v.to_string_lossy()))),
+    }
 }
 
 /// Parses `C:H:N`.
@@ -180,6 +214,8 @@ mod tests {
         assert_eq!(a.cmd.as_deref(), Some("/bin/sh".as_ref()));
         assert_eq!(a.arg0.as_deref(), Some(".".as_ref()));
         assert!(a.command.is_empty());
+        assert!(!a.init);
+        assert_eq!(a.on_exit, None);
     }
 
     #[test]
@@ -213,8 +249,13 @@ mod tests {
             "0:200:10",
             "--verbose",
             "-v",
+            "--init",
+            "--on-exit",
+            "reboot",
             "true",
         ]);
+        assert!(a.init);
+        assert_eq!(a.on_exit, Some(OnExit::Reboot));
         assert_eq!(a.uid, 7);
         assert_eq!(a.hostname.as_deref(), Some("h".as_ref()));
         assert_eq!(a.workdir.as_deref(), Some("/tmp".as_ref()));
@@ -247,5 +288,7 @@ mod tests {
         assert!(err(&["-m", "r", "--uid-map", "0:4294967295:2"]).contains("below 2^32"));
         assert!(err(&["-m", "r", "-c", "/bin/sh", "ls"]).contains("not both"));
         assert!(err(&["-m", "r", "--hostname"]).contains("missing value for --hostname"));
+        assert!(err(&["-m", "r", "--on-exit", "explode"]).contains("'explode' is not poweroff, reboot or halt"));
+        assert!(err(&["-m", "r", "--on-exit"]).contains("missing value for --on-exit"));
     }
 }

@@ -12,7 +12,9 @@ mod child;
 mod cli;
 mod error;
 mod log;
+mod machine;
 mod plan;
+mod reaper;
 mod rootfs;
 mod spawn;
 mod supervise;
@@ -25,19 +27,34 @@ use std::io::Write;
 static ALLOCATOR: sys::alloc::Counting = sys::alloc::Counting;
 
 fn main() {
-    std::process::exit(run())
+    let argv = std::env::args_os().skip(1).collect();
+    if machine::is_init() {
+        // The machine's PID 1 (or a PID namespace's): see `machine`.
+        machine::prepare();
+        let mut on_exit = cli::OnExit::default();
+        let status = run(machine::arguments(argv), &mut on_exit);
+        machine::shut_down(on_exit, status)
+    }
+    std::process::exit(run(argv, &mut cli::OnExit::default()))
 }
 
-/// Parses, plans and runs; maps every outcome to an exit status.
-fn run() -> i32 {
-    let args = match cli::parse(std::env::args_os().skip(1)) {
+/// Parses, plans and runs; maps every outcome to an exit status. Reports
+/// `--on-exit` to the caller, for the machine's PID 1.
+fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
+    let args = match cli::parse(argv) {
         Ok(cli::Parsed::Run(args)) => args,
         Ok(cli::Parsed::Help) => return print(cli::USAGE),
         Ok(cli::Parsed::Version) => return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n")),
         Err(e) => return fail(e),
     };
+    if let Some(chosen) = args.on_exit {
+        *on_exit = chosen;
+    }
     let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
     log::init(args.verbose, color);
+    if args.on_exit.is_some() && !machine::is_init() {
+        log::warning!("--on-exit is ignored: barco is not PID 1");
+    }
     let plan = match plan::Plan::new(args, &plan::Host::current()) {
         Ok(plan) => plan,
         Err(e) => return fail(e),

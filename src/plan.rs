@@ -8,7 +8,7 @@
 
 use crate::cli::{Args, IdRange};
 use crate::error::{Error, Stage};
-use crate::rootfs;
+use crate::rootfs::{self, RootSwitch};
 use core::ffi::c_char;
 use linux_raw_sys::general as k;
 use std::borrow::Cow;
@@ -37,11 +37,20 @@ pub const CLONE_FLAGS: u64 =
 pub struct Host {
     pub euid: u32,
     pub env: Vec<(OsString, OsString)>,
+    /// barco is the machine's PID 1: orphans are reparented to it.
+    pub is_init: bool,
+    /// barco's `/` is the initramfs's rootfs, where pivot_root fails.
+    pub root_is_initramfs: bool,
 }
 
 impl Host {
     pub fn current() -> Host {
-        Host { euid: rustix::process::geteuid().as_raw(), env: std::env::vars_os().collect() }
+        Host {
+            euid: rustix::process::geteuid().as_raw(),
+            env: std::env::vars_os().collect(),
+            is_init: rustix::process::getpid().is_init(),
+            root_is_initramfs: root_is_initramfs(),
+        }
     }
 
     fn var(&self, key: &str) -> Option<&OsStr> {
@@ -95,6 +104,11 @@ pub struct Plan {
     pub argv: CArray,
     pub envp: CArray,
     pub clone_flags: u64,
+    pub root_switch: RootSwitch,
+    /// `--init`: the child stays as the container's PID 1 and reaps.
+    pub init: bool,
+    /// The supervisor reaps every child, not only the container (PID 1).
+    pub reap_orphans: bool,
     /// Check that nothing allocated after clone3 (`BARCO_HEAP_AUDIT=1`).
     pub heap_audit: bool,
 }
@@ -165,6 +179,9 @@ impl Plan {
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
             envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
             clone_flags: CLONE_FLAGS,
+            root_switch: if host.root_is_initramfs { RootSwitch::MoveOverInitramfs } else { RootSwitch::Pivot },
+            init: args.init,
+            reap_orphans: host.is_init,
             heap_audit: host.var("BARCO_HEAP_AUDIT") == Some(OsStr::new("1")),
         })
     }
@@ -175,9 +192,12 @@ impl Plan {
         let table = |t: &'static [&'static str]| Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"));
         match stage {
             Stage::Hostname => Cow::Borrowed(&self.hostname_display),
-            Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot => {
-                Cow::Borrowed(&self.rootfs_display)
-            }
+            Stage::BindRootfs
+            | Stage::EnterRootfs
+            | Stage::MountProc
+            | Stage::PivotRoot
+            | Stage::MoveRoot
+            | Stage::Chroot => Cow::Borrowed(&self.rootfs_display),
             Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
@@ -207,6 +227,25 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
         return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
     }
     Ok(path)
+}
+
+/// Whether `/` is the initramfs's rootfs. Checked cheaply first: that is a
+/// tmpfs or ramfs, which few hosts' `/` is; only then is the mount table
+/// read, where the mount on top of `/` has the type `rootfs`.
+fn root_is_initramfs() -> bool {
+    const RAMFS_MAGIC: u32 = 0x8584_58f6;
+    let on_ram = rustix::fs::statfs(c"/").is_ok_and(|st| matches!(st.f_type as u32, k::TMPFS_MAGIC | RAMFS_MAGIC));
+    on_ram && std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|t| mountinfo_root_is_rootfs(&t))
+}
+
+/// The last `/proc/self/mountinfo` line mounted on `/` is the visible root;
+/// its filesystem type follows the ` - ` separator.
+fn mountinfo_root_is_rootfs(mountinfo: &str) -> bool {
+    mountinfo
+        .lines()
+        .rfind(|l| l.split(' ').nth(4) == Some("/"))
+        .and_then(|l| l.split(" - ").nth(1))
+        .is_some_and(|t| t.starts_with("rootfs "))
 }
 
 /// Map lines must not overlap on either side, and the container's id must
@@ -296,7 +335,12 @@ mod tests {
     use crate::cli::{parse, Parsed};
 
     fn host() -> Host {
-        Host { euid: 0, env: vec![("TERM".into(), "xterm".into()), ("FOO".into(), "bar".into())] }
+        Host {
+            euid: 0,
+            env: vec![("TERM".into(), "xterm".into()), ("FOO".into(), "bar".into())],
+            is_init: false,
+            root_is_initramfs: false,
+        }
     }
 
     fn plan(argv: &[&str]) -> Result<Plan, Error> {
@@ -322,6 +366,32 @@ mod tests {
         assert_eq!(p.exec_candidates, [CString::new("/bin/sh").unwrap()]);
         assert_eq!(p.argv.strings(), [CString::new("/bin/sh").unwrap()]);
         assert!(!p.heap_audit);
+        assert!(!p.init && !p.reap_orphans);
+        assert_eq!(p.root_switch, RootSwitch::Pivot);
+    }
+
+    #[test]
+    fn as_pid_1_on_an_initramfs() {
+        let args = match parse(["-m", "/", "--init"]).unwrap() {
+            Parsed::Run(a) => a,
+            _ => unreachable!(),
+        };
+        let p = Plan::new(args, &Host { is_init: true, root_is_initramfs: true, ..host() }).unwrap();
+        assert!(p.init && p.reap_orphans);
+        assert_eq!(p.root_switch, RootSwitch::MoveOverInitramfs);
+    }
+
+    #[test]
+    fn initramfs_root_from_mountinfo() {
+        // Read off the VM suite's kernel: the initramfs, then /proc on it.
+        let initramfs = "1 1 0:2 / / rw - rootfs rootfs rw,size=229232k,nr_inodes=57308,inode64\n\
+                         21 1 0:19 / /proc rw,relatime - proc proc rw\n";
+        assert!(mountinfo_root_is_rootfs(initramfs));
+        // switch_root's result: a tmpfs moved over the initramfs.
+        let moved = format!("{initramfs}30 1 0:25 / / rw,relatime - tmpfs tmpfs rw\n");
+        assert!(!mountinfo_root_is_rootfs(&moved));
+        assert!(!mountinfo_root_is_rootfs("24 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"));
+        assert!(!mountinfo_root_is_rootfs(""));
     }
 
     #[test]
@@ -399,7 +469,7 @@ mod tests {
             Parsed::Run(a) => a,
             _ => unreachable!(),
         };
-        let e = Plan::new(args, &Host { euid: 1000, env: vec![] }).err().unwrap().to_string();
+        let e = Plan::new(args, &Host { euid: 1000, ..host() }).err().unwrap().to_string();
         assert!(e.contains("rootless mode is not supported yet"), "{e}");
     }
 
@@ -409,7 +479,7 @@ mod tests {
             Parsed::Run(a) => a,
             _ => unreachable!(),
         };
-        let h = Host { euid: 0, env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())] };
+        let h = Host { env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())], ..host() };
         assert!(Plan::new(args, &h).unwrap().heap_audit);
     }
 }

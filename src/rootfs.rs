@@ -1,5 +1,6 @@
 //! The container's filesystem: a private mount tree, the rootfs bound onto
-//! itself, a fresh `/proc`, a minimal `/dev`, and `pivot_root`.
+//! itself, a fresh `/proc`, a minimal `/dev`, and the switch of root:
+//! `pivot_root`, or on an initramfs, a move over `/` and `chroot`.
 //!
 //! Runs in the child, before the user namespace exists, so barco still has
 //! its capabilities over the new mount namespace. Every path is a static C
@@ -13,10 +14,20 @@ use crate::spawn::{At, Failure};
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
 use rustix::mount::{
-    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags, MoveMountFlags,
-    OpenTreeFlags, UnmountFlags,
+    mount, mount_bind, mount_change, mount_move, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags,
+    MoveMountFlags, OpenTreeFlags, UnmountFlags,
 };
-use rustix::process::{chdir, fchdir, pivot_root};
+use rustix::process::{chdir, chroot, fchdir, pivot_root};
+
+/// How the container's root replaces barco's; decided while planning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootSwitch {
+    /// `pivot_root(".", ".")` and detach the old root: the usual case.
+    Pivot,
+    /// barco's `/` is an initramfs, where pivot_root(2) fails: see
+    /// [`move_over_initramfs`].
+    MoveOverInitramfs,
+}
 
 /// Filesystems mounted under `/dev`: (fstype, target, data), in order.
 const DEV_MOUNTS: [(&CStr, &CStr, &CStr); 3] = [
@@ -106,14 +117,46 @@ pub fn mount_dev() -> Result<(), Failure> {
     Ok(())
 }
 
+/// Makes the rootfs, now the working directory, the container's `/`.
+pub fn switch_root(how: RootSwitch) -> Result<(), Failure> {
+    match how {
+        RootSwitch::Pivot => pivot(),
+        RootSwitch::MoveOverInitramfs => move_over_initramfs(),
+    }
+}
+
 /// `pivot_root(".", ".")`, then detach the old root that now sits on top.
 ///
 /// Stacking the old root on the new one avoids a `put_old` directory, so the
 /// rootfs needs no writable space (see pivot_root(2), "NOTES").
-pub fn pivot() -> Result<(), Failure> {
+fn pivot() -> Result<(), Failure> {
     pivot_root(c".", c".").at(Stage::PivotRoot)?;
     unmount(c".", UnmountFlags::DETACH).at(Stage::DetachOldRoot)?;
     chdir(c"/").at(Stage::DetachOldRoot)
+}
+
+/// The initramfs's `/` is the kernel's "rootfs", the one mount without a
+/// parent, and pivot_root(2) refuses to move it (EINVAL). As switch_root(8)
+/// does, barco moves the container's mount (the working directory) over `/`
+/// with `MS_MOVE` and then `chroot`s into it. This confines the container as
+/// well as pivot_root does:
+///
+/// - The initramfs's own files lie under the container's mount. A path walk
+///   that reaches the initramfs's `/` steps straight down into the mount on
+///   top of it, so no path names them.
+/// - The classic chroot escape (chroot into a subdirectory, then climb with
+///   `..` from a working directory left outside the new root) climbs from
+///   the top of the container's mount to where it is mounted: the root of a
+///   mount that has no parent. There the walk stops (`choose_mountpoint` in
+///   fs/namei.c), so `..` never leaves the container's mount.
+/// - Nothing in the container can unmount or move that mount: the mount
+///   namespace belongs to the host's user namespace (see `child`).
+/// - The initramfs stays mounted beneath; nothing in the container holds a
+///   descriptor or working directory in it (all fds above 2 are closed).
+fn move_over_initramfs() -> Result<(), Failure> {
+    mount_move(c".", c"/").at(Stage::MoveRoot)?;
+    chroot(c".").at(Stage::Chroot)?;
+    chdir(c"/").at(Stage::Chroot)
 }
 
 #[cfg(test)]

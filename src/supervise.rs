@@ -16,7 +16,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::{read, write, Errno};
-use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 use rustix::stdio::stdin;
 use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
 
@@ -34,10 +34,14 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     // inherits the mask and clears it just before execve.
     // SIGTTOU is blocked too, but not read: it would stop barco when it
     // hands the terminal back from the background.
+    // As the machine's PID 1, barco also reads SIGCHLD, to reap orphans.
     info!("setting up signal forwarding...");
-    let forwarded = SigSet::of(&FORWARDED);
-    sys::set_signal_mask(SigSet::of(&[k::SIGTTOU]).union(forwarded)).map_err(|e| Error::os(Stage::Signals, "", e))?;
-    let sigfd = sys::signalfd(forwarded).map_err(|e| Error::os(Stage::Signals, "signalfd", e))?;
+    let mut read = SigSet::of(&FORWARDED);
+    if plan.reap_orphans {
+        read = read.union(SigSet::of(&[k::SIGCHLD]));
+    }
+    sys::set_signal_mask(SigSet::of(&[k::SIGTTOU]).union(read)).map_err(|e| Error::os(Stage::Signals, "", e))?;
+    let sigfd = sys::signalfd(read).map_err(|e| Error::os(Stage::Signals, "signalfd", e))?;
 
     info!("initializing container...");
     sys::alloc::seal();
@@ -68,6 +72,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     let mut setting_up = true;
     let mut failure = None;
     let mut interrupted = None;
+    let mut reaped = None;
     info!("configuring user namespace...");
     loop {
         let mut fds = [
@@ -99,11 +104,17 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
             }
         }
         if signalled {
-            if let Some(sig) = forward(sigfd, c, setting_up)? {
-                interrupted = Some(sig);
+            match read_signal(sigfd)? {
+                Some(k::SIGCHLD) => reaped = reaped.or(reap_orphans(c)),
+                Some(sig) => {
+                    if let Some(sig) = forward(sig, c, setting_up) {
+                        interrupted = Some(sig);
+                    }
+                }
+                None => {}
             }
         }
-        if exited {
+        if exited || reaped.is_some() {
             break;
         }
     }
@@ -115,7 +126,10 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
             Ok(None) | Err(_) => setting_up = false,
         }
     }
-    let status = wait(c)?;
+    let status = match reaped {
+        Some(status) => status,
+        None => wait(c)?,
+    };
     if let Some(f) = failure {
         return Err(f.into_error(plan));
     }
@@ -158,53 +172,79 @@ impl Terminal {
     }
 }
 
-/// Reads one signal from the signalfd and passes it to the container.
+/// Reads one signal from the signalfd.
+fn read_signal(sigfd: &OwnedFd) -> Result<Option<u32>, Error> {
+    let mut info = SignalfdSiginfo::zeroed();
+    match read(sigfd, info.as_bytes_mut()) {
+        Ok(128) => Ok(Some(info.signo)),
+        Ok(_) | Err(Errno::AGAIN | Errno::INTR) => Ok(None),
+        Err(e) => Err(Error::os(Stage::Signals, "signalfd", e)),
+    }
+}
+
+/// Passes a signal barco received to the container.
 ///
 /// The container has its own process group, so every signal barco receives
 /// was meant for barco's job and is passed on. A terminating signal that
 /// arrives while the container is still being set up ends the attempt with
 /// SIGKILL: nothing in the half-built container could handle it. Returns
 /// that signal.
-fn forward(sigfd: &OwnedFd, c: &Container, setting_up: bool) -> Result<Option<u32>, Error> {
-    let mut info = SignalfdSiginfo::zeroed();
-    match read(sigfd, info.as_bytes_mut()) {
-        Ok(128) => {}
-        Ok(_) | Err(Errno::AGAIN | Errno::INTR) => return Ok(None),
-        Err(e) => return Err(Error::os(Stage::Signals, "signalfd", e)),
-    }
-    let Some(sig) = Signal::from_named_raw(info.signo as i32) else {
-        return Ok(None);
-    };
-    if setting_up && info.signo != k::SIGWINCH {
-        debug!("signal {} during setup: stopping the container", info.signo);
+fn forward(signo: u32, c: &Container, setting_up: bool) -> Option<u32> {
+    let sig = Signal::from_named_raw(signo as i32)?;
+    if setting_up && signo != k::SIGWINCH {
+        debug!("signal {signo} during setup: stopping the container");
         let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
-        return Ok(Some(info.signo));
+        return Some(signo);
     }
-    debug!("forwarding signal {} to the container", info.signo);
-    match pidfd_send_signal(&c.pidfd, sig) {
-        Ok(()) | Err(Errno::SRCH) => Ok(None),
-        Err(e) => Err(Error::os(Stage::Signals, "forwarding", e)),
-    }
+    debug!("forwarding signal {signo} to the container");
+    // ESRCH: the container has just ended; its exit is on its way.
+    let _ = pidfd_send_signal(&c.pidfd, sig);
+    None
 }
 
-/// Reaps the container's first process: its exit code, or 128+N for
-/// signal N, as a shell reports it.
+/// As the machine's PID 1, reaps every child that has ended: the orphans
+/// the kernel reparents to barco, and perhaps the container itself, whose
+/// status is returned then.
+fn reap_orphans(c: &Container) -> Option<i32> {
+    let mut container = None;
+    while let Ok(Some((pid, st))) = rustix::process::wait(WaitOptions::NOHANG) {
+        if pid.as_raw_nonzero().get() as u32 == c.pid {
+            container = status_code(st.exit_status(), st.terminating_signal());
+        } else {
+            trace!("reaped orphan {}", pid.as_raw_nonzero());
+        }
+    }
+    container
+}
+
+/// Reaps the container's first process.
 fn wait(c: &Container) -> Result<i32, Error> {
     loop {
         match waitid(WaitId::PidFd(c.pidfd.as_fd()), WaitIdOptions::EXITED) {
             Ok(Some(st)) => {
-                if let Some(code) = st.exit_status() {
-                    debug!("container exited with {code}");
+                if let Some(code) = status_code(st.exit_status(), st.terminating_signal()) {
                     return Ok(code);
-                }
-                if let Some(sig) = st.terminating_signal() {
-                    debug!("container was killed by signal {sig}");
-                    return Ok(128 + sig);
                 }
             }
             Ok(None) | Err(Errno::INTR) => {}
             Err(e) => return Err(Error::os(Stage::Wait, "", e)),
         }
+    }
+}
+
+/// An exit status as a shell reports it: the exit code, or 128+N for
+/// signal N.
+fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
+    match (exit, signal) {
+        (Some(code), _) => {
+            debug!("container exited with {code}");
+            Some(code)
+        }
+        (None, Some(sig)) => {
+            debug!("container was killed by signal {sig}");
+            Some(128 + sig)
+        }
+        (None, None) => None,
     }
 }
 

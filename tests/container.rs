@@ -383,3 +383,100 @@ fn binary_is_static() {
         assert_ne!(p_type, 2, "PT_DYNAMIC: the binary has a dynamic section");
     }
 }
+
+#[test]
+fn container_cannot_climb_out_of_its_root() {
+    // The classic chroot escape, from inside, as container root (which has
+    // CAP_SYS_CHROOT in its own user namespace). The host's files must stay
+    // out of sight.
+    let marker = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    assert!(std::path::Path::new(marker).exists());
+    let out = barco(["probe", "escape", marker]).run();
+    assert!(out.stdout.contains("escape: confined"), "{out:#?}");
+    assert_eq!(out.code, 0, "{out:#?}");
+}
+
+#[test]
+fn init_runs_the_command_as_pid_2() {
+    let out =
+        barco(["--init", "--", "sh", "-c", "echo $$; cat /proc/1/comm; cat /proc/1/cmdline | tr '\\0' ' '"]).run().ok();
+    assert_eq!(out.lines()[0], "2");
+    assert_eq!(out.lines()[1], "barco");
+    assert!(out.lines()[2].contains("--init"), "{out:#?}");
+}
+
+#[test]
+fn init_reaps_orphaned_zombies() {
+    // The inner sh backgrounds a sleep and exits at once: the sleep is
+    // orphaned to PID 1, and must be reaped when it ends.
+    let script = "sh -c 'sleep 0.1 & echo orphaned $!'; sleep 1; ps -o pid,ppid,stat,comm";
+    let out = barco(["--init", "--", "sh", "-c", script]).run().ok();
+    let orphan = out.lines()[0].strip_prefix("orphaned ").unwrap().to_string();
+    let table = &out.lines()[1..];
+    assert!(table.iter().all(|l| l.split_whitespace().next() != Some(orphan.as_str())), "{out:#?}");
+    assert!(table.iter().all(|l| l.split_whitespace().nth(2) != Some("Z")), "a zombie is left: {out:#?}");
+}
+
+#[test]
+fn init_passes_sigterm_on_and_exits_143() {
+    let mut child = barco(["--init", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    kill(child.id(), Signal::TERM);
+    finish(child).code(143);
+    // Without --init, sleep is PID 1 and has no handler: the kernel drops
+    // SIGTERM, and it takes a SIGKILL.
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let pid = children(child.id())[0];
+    kill(child.id(), Signal::TERM);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(alive(pid), "SIGTERM killed a PID 1 without a handler");
+    kill(pid, Signal::KILL);
+    finish(child).code(137);
+}
+
+#[test]
+fn init_passes_the_exit_status_through() {
+    barco(["--init", "--", "sh", "-c", "exit 42"]).run().code(42);
+    barco(["--init", "--", "sh", "-c", "kill -9 $$"]).run().code(137);
+    barco(["--init", "--", "/nonexistent"]).run().code(127).error_line("exec /nonexistent: No such file or directory");
+    barco(["--init", "--", "/etc/passwd"]).run().code(126).error_line("exec /etc/passwd: Permission denied");
+}
+
+#[test]
+fn init_reaper_is_not_dumpable() {
+    // runc's CVE-2019-5736: a container process must not reach barco's own
+    // binary or memory through /proc/1.
+    let out = barco(["--init", "--", "probe", "exe"]).run();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("/proc/1/exe: Permission denied"), "{out:#?}");
+}
+
+#[test]
+fn rootfs_on_a_read_only_filesystem() {
+    // A read-only bind of the test rootfs, in a mount namespace of its own.
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ro-rootfs-mountpoint");
+    std::fs::create_dir_all(&target).unwrap();
+    let script = format!(
+        "mount --bind {r} {t} && mount -o remount,bind,ro {t} && exec \"$0\" -m {t} -- sh -c \
+         'touch /x 2>/dev/null && echo writable || echo read-only; hostname; ls /dev/null'",
+        r = rootfs().display(),
+        t = target.display()
+    );
+    let out = bare(Vec::<String>::new()).wrapped("unshare", &["-m", "--propagation", "private", "sh", "-c", &script]);
+    let out = out.run().ok();
+    assert_eq!(out.lines(), ["read-only", "barcontainer", "/dev/null"]);
+}
+
+#[test]
+fn pid_1_of_a_pid_namespace_exits_with_the_status() {
+    // barco as PID 1, but not the machine's: it prepares and reaps as an
+    // init, then exits (reboot(2) would only end the namespace).
+    let r = rootfs().to_str().unwrap().to_string();
+    let out = bare(["-m", &r, "--", "sh", "-c", "echo inside; exit 3"])
+        .wrapped("unshare", &["-p", "-f", "-m", "--mount-proc"])
+        .run()
+        .code(3);
+    assert_eq!(out.stdout, "inside\n");
+    assert!(!out.stderr.contains("powering off"), "{out:#?}");
+}

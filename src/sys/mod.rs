@@ -37,6 +37,9 @@ pub enum Forked {
 /// `CLONE_PIDFD` is always set so the parent gets a pidfd it can poll and
 /// signal without pid-reuse races.
 ///
+/// barco uses it twice: for the container's first process (new namespaces),
+/// and, with `--init`, for the command under barco's reaper (flags 0).
+///
 /// # References
 /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
 pub fn clone3(flags: u64, exit_signal: u32) -> Result<Forked, Errno> {
@@ -125,6 +128,16 @@ impl SigSet {
     pub fn union(self, other: SigSet) -> SigSet {
         SigSet(self.0 | other.0)
     }
+
+    /// Every signal (1 to 64) except those in `signals`.
+    pub fn all_except(signals: &[u32]) -> SigSet {
+        SigSet(!SigSet::of(signals).0)
+    }
+
+    #[cfg(test)]
+    pub fn contains(self, sig: u32) -> bool {
+        (1..=64).contains(&sig) && self.0 & 1 << (sig - 1) != 0
+    }
 }
 
 /// `rt_sigprocmask(SIG_SETMASK, set, NULL)`: replace the blocked-signal mask.
@@ -169,6 +182,37 @@ pub fn reset_signal_action(sig: u32) -> Result<(), Errno> {
             core::mem::size_of::<u64>(),
         )
     };
+    check(ret).map(drop)
+}
+
+/// `rt_sigtimedwait(set, NULL, NULL)`: wait for one of the (blocked)
+/// signals in `set` and take it from the queue; returns its number.
+///
+/// # References
+/// - [sigwaitinfo(2)](https://man7.org/linux/man-pages/man2/sigwaitinfo.2.html)
+pub fn sigwait(set: SigSet) -> Result<u32, Errno> {
+    // SAFETY: the set is a valid 8-byte sigset; info and timeout are NULL,
+    // so the kernel writes nothing and waits indefinitely.
+    let ret = unsafe {
+        arch::syscall4(
+            k::__NR_rt_sigtimedwait as usize,
+            &set.0 as *const u64 as usize,
+            0,
+            0,
+            core::mem::size_of::<u64>(),
+        )
+    };
+    check(ret).map(|sig| sig as u32)
+}
+
+/// `kill(pid, sig)`, for any signal number, real-time ones included (rustix's
+/// `Signal` names only the classic ones).
+///
+/// # References
+/// - [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html)
+pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
+    // SAFETY: kill takes plain integers.
+    let ret = unsafe { arch::syscall2(k::__NR_kill as usize, pid as isize as usize, sig as usize) };
     check(ret).map(drop)
 }
 

@@ -18,8 +18,16 @@ pub const BARCO: &str = env!("CARGO_BIN_EXE_barco");
 /// Generous: a container here starts in milliseconds. Only a hang hits it.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The probe program (`tests/probe/probe.rs`), which `cargo test` builds as
+/// an example beside barco.
+pub fn probe() -> PathBuf {
+    let path = Path::new(BARCO).parent().unwrap().join("examples/probe");
+    assert!(path.exists(), "{} is missing: `cargo test` builds it as an example", path.display());
+    path
+}
+
 /// The busybox rootfs the tests run in, built once per test process with
-/// the project's own script.
+/// the project's own script, with the probe as `/usr/local/bin/probe`.
 pub fn rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
@@ -32,6 +40,12 @@ pub fn rootfs() -> &'static Path {
                 .expect("running scripts/mkrootfs.sh");
             assert!(status.success(), "scripts/mkrootfs.sh failed (is busybox-static installed?)");
         }
+        // Copied and renamed, so that a container never sees half a file.
+        let bin = dir.join("usr/local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let tmp = bin.join(format!(".probe.{}", std::process::id()));
+        std::fs::copy(probe(), &tmp).unwrap();
+        std::fs::rename(&tmp, bin.join("probe")).unwrap();
         dir
     })
 }
