@@ -23,10 +23,21 @@ rootfs:
 demo *cmd: build rootfs
     {{bin}} -m {{rootfs}} -- "$@"
 
-# Every test: formatting, clippy, unit tests, and the integration tests (as root).
+# Run a container in a QEMU VM with barco as the machine's PID 1 (/init).
+[group('run')]
+vm-shell *cmd: build rootfs
+    cargo run --release --quiet --example vm-shell -- "$@"
+
+# Every test: formatting, clippy, unit tests, the integration tests (as
+# root), then the QEMU suite (tests/vm.rs runs last).
 [group('test')]
 test: lint
     cargo test --release
+
+# The QEMU suite alone: barco on a pure cgroup2 kernel, and as PID 1.
+[group('test')]
+vm-test:
+    cargo test --release --test vm
 
 # rustfmt and clippy, warnings denied.
 [group('test')]

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what barco's build, demo and tests need on a fresh Debian machine:
 # the musl target, rustfmt and clippy, Debian's busybox-static (the demo and
-# test rootfs), util-linux's setpriv (tests), and `just`.
+# test rootfs), util-linux's setpriv and unshare (tests), QEMU and Debian's
+# kernel (the VM suite), and `just`.
 # Safe to run again: it only installs what is missing.
 set -eu
 
@@ -16,11 +17,17 @@ if ! [ -x /bin/busybox ] || ! /bin/busybox --help 2>&1 | head -1 | grep -q BusyB
 fi
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
 command -v file >/dev/null 2>&1 || missing="$missing file"
+command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
+# The VM suite boots Debian's kernel under QEMU.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
 if [ -n "$missing" ]; then
     echo "setup: installing$missing"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# Debian's kernel for the VM suite, unpacked (not installed) under target/.
+$SUDO "$(dirname "$0")/vm-kernel.sh" "$(dirname "$0")/../target/vm/kernel"
 
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
     echo "setup: adding the x86_64-unknown-linux-musl target"

@@ -40,7 +40,6 @@ pub enum Stage {
     DevNode,
     DevLink,
     PivotRoot,
-    MoveRoot,
     Chroot,
     DetachOldRoot,
     UnshareUser,
@@ -61,7 +60,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 34] = [
+    const ALL: [Stage; 33] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -79,7 +78,6 @@ impl Stage {
         Stage::DevNode,
         Stage::DevLink,
         Stage::PivotRoot,
-        Stage::MoveRoot,
         Stage::Chroot,
         Stage::DetachOldRoot,
         Stage::UnshareUser,
@@ -122,7 +120,6 @@ impl Stage {
             Stage::DevNode => "binding device node",
             Stage::DevLink => "creating link",
             Stage::PivotRoot => "pivot_root into",
-            Stage::MoveRoot => "moving over the initramfs's / the rootfs",
             Stage::Chroot => "chroot into",
             Stage::DetachOldRoot => "detaching the old root",
             Stage::UnshareUser => "unshare of the user namespace",

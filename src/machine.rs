@@ -6,10 +6,11 @@
 //! (`Attempted to kill init!`). So as PID 1 barco:
 //!
 //! 1. [`prepare`]: mounts what is missing (devtmpfs on `/dev`, `/proc`,
-//!    `/sys`, cgroup2 on `/sys/fs/cgroup`) and opens the console as its
-//!    stdio if the kernel could not;
-//! 2. [`arguments`]: takes its arguments from the command line, or from
-//!    `/etc/barco/args` (one per line) when there are none;
+//!    `/sys`, cgroup2 on `/sys/fs/cgroup`), and opens the console as its
+//!    stdio if the kernel could not, so that every later word reaches
+//!    someone; [`report`] logs it once logging is set up;
+//! 2. [`arguments`]: takes its arguments from the kernel command line, or
+//!    from `/etc/barco/args` (one per line) when there are none;
 //! 3. runs the container as usual, reaping whatever is reparented to it
 //!    (`Plan::reap_orphans`);
 //! 4. [`shut_down`]: prints the container's status in one line, kills what
@@ -22,9 +23,10 @@
 
 use crate::cli::OnExit;
 use crate::error::strerror;
-use crate::log::{self, warning};
+use crate::log::{self, debug, warning};
 use crate::sys;
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use linux_raw_sys::general as k;
 use rustix::fs::{mkdir, open, stat, Mode, OFlags};
 use rustix::io::fcntl_getfd;
@@ -56,22 +58,43 @@ pub fn is_init() -> bool {
     getpid().is_init()
 }
 
-/// Mounts what PID 1 needs and is missing, and makes sure stdio is open.
-/// Failures are warnings: the run's own steps report what they lack.
+/// What [`prepare`] did for each of [`MOUNTS`]: 1 mounted, 0 found mounted,
+/// a negative errno for a failure. Reported by [`report`] once logging is
+/// set up, which needs the arguments, which may need `/proc`.
+static OUTCOMES: [AtomicI32; MOUNTS.len()] = [const { AtomicI32::new(0) }; MOUNTS.len()];
+
+/// Mounts what PID 1 needs and is missing, and opens the console as stdio
+/// if the kernel could not. Failures are reported by [`report`]: the run's
+/// own steps then say what they lack.
 pub fn prepare() {
-    for (fstype, target, flags) in MOUNTS {
-        if let Err(e) = mount_if_missing(fstype, target, flags) {
-            warning!("mounting {} on {}: {}", fstype.to_string_lossy(), target.to_string_lossy(), strerror(e));
-        }
+    for (i, (fstype, target, flags)) in MOUNTS.into_iter().enumerate() {
+        let outcome = match mount_if_missing(fstype, target, flags) {
+            Ok(mounted) => i32::from(mounted),
+            Err(e) => -e.raw_os_error(),
+        };
+        OUTCOMES[i].store(outcome, Relaxed);
         if target == c"/dev" {
             open_console();
         }
     }
 }
 
-/// Mounts `fstype` on `target` unless something is mounted there already:
-/// a mount point lies on another device than its parent directory.
-fn mount_if_missing(fstype: &CStr, target: &CStr, flags: MountFlags) -> Result<(), rustix::io::Errno> {
+/// Logs what [`prepare`] did.
+pub fn report() {
+    for (i, (fstype, target, _)) in MOUNTS.into_iter().enumerate() {
+        let (name, at) = (fstype.to_string_lossy(), target.to_string_lossy());
+        match OUTCOMES[i].load(Relaxed) {
+            1 => debug!("mounted {name} on {at}"),
+            0 => debug!("{at} was already mounted"),
+            e => warning!("mounting {name} on {at}: {}", strerror(rustix::io::Errno::from_raw_os_error(-e))),
+        }
+    }
+}
+
+/// Mounts `fstype` on `target` unless something is mounted there already
+/// (a mount point lies on another device than its parent directory).
+/// Returns whether it mounted.
+fn mount_if_missing(fstype: &CStr, target: &CStr, flags: MountFlags) -> Result<bool, rustix::io::Errno> {
     match mkdir(target, Mode::from_raw_mode(0o755)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
         Err(e) => return Err(e),
@@ -81,14 +104,14 @@ fn mount_if_missing(fstype: &CStr, target: &CStr, flags: MountFlags) -> Result<(
         Some(i) => std::ffi::CString::new(&target.to_bytes()[..i]).unwrap_or_else(|_| c"/".to_owned()),
     };
     if stat(target)?.st_dev != stat(parent.as_c_str())?.st_dev {
-        return Ok(());
+        return Ok(false);
     }
-    mount(fstype, target, fstype, flags, None)
+    mount(fstype, target, fstype, flags, None).map(|()| true)
 }
 
 /// The kernel opens `/dev/console` as PID 1's stdin, stdout and stderr
 /// only if the image has that node. Without it barco would be mute, so it
-/// opens the console from the devtmpfs it just mounted.
+/// opens the console from the devtmpfs it has just mounted.
 fn open_console() {
     if fcntl_getfd(rustix::stdio::stdin()).is_ok() {
         return;
@@ -101,9 +124,20 @@ fn open_console() {
     let _ = dup2_stderr(&console);
 }
 
-/// barco's arguments as PID 1: the kernel command line's, or when there are
-/// none, the lines of [`ARGS_FILE`] (blank lines skipped).
+/// barco's arguments as the machine's PID 1.
+///
+/// The kernel hands init the words after `--` on its command line, but
+/// stops at a second `--` and drops the rest (`parse_args` in
+/// kernel/params.c), so `rdinit=/barco -- -m /rootfs -- /app` would lose
+/// `/app`. So barco reads `/proc/cmdline` itself and takes every word after
+/// the first `--`. Without a `--` there, it takes what the kernel passed,
+/// and when that is nothing, the lines of [`ARGS_FILE`].
 pub fn arguments(from_kernel: Vec<OsString>) -> Vec<OsString> {
+    if in_initial_pid_namespace() {
+        if let Some(words) = std::fs::read_to_string("/proc/cmdline").ok().and_then(|c| after_dashes(&c)) {
+            return words.into_iter().map(OsString::from).collect();
+        }
+    }
     if !from_kernel.is_empty() {
         return from_kernel;
     }
@@ -115,6 +149,48 @@ pub fn arguments(from_kernel: Vec<OsString>) -> Vec<OsString> {
             Vec::new()
         }
     }
+}
+
+/// The words after the first `--` of a kernel command line, or `None`
+/// when it has no `--`.
+fn after_dashes(cmdline: &str) -> Option<Vec<String>> {
+    let words = kernel_words(cmdline);
+    let dashes = words.iter().position(|w| w == "--")?;
+    Some(words[dashes + 1..].to_vec())
+}
+
+/// Splits a kernel command line as `next_arg` in lib/cmdline.c does:
+/// words are separated by spaces outside double quotes; a word's opening
+/// quote and its closing one are dropped, and so are those around the
+/// value of `name="value"`.
+fn kernel_words(cmdline: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = cmdline.trim_start();
+    while !rest.is_empty() {
+        let quoted = rest.starts_with('"');
+        let body = if quoted { &rest[1..] } else { rest };
+        let mut in_quote = quoted;
+        let end = body
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    in_quote = !in_quote;
+                }
+                c.is_ascii_whitespace() && !in_quote
+            })
+            .map_or(body.len(), |(i, _)| i);
+        let word = &body[..end];
+        let word = match word.split_once('=') {
+            Some((name, value)) if value.starts_with('"') => {
+                format!("{name}={}", value[1..].strip_suffix('"').unwrap_or(&value[1..]))
+            }
+            _ if quoted => word.strip_suffix('"').unwrap_or(word).to_string(),
+            _ => word.to_string(),
+        };
+        words.push(word);
+        rest = body[end..].trim_start();
+    }
+    words
 }
 
 /// One argument per line, taken verbatim; blank lines are skipped.
@@ -162,7 +238,17 @@ mod tests {
         let got = args_file(b"-m\n/rootfs\n\n--\n/bin/sh\n-c\necho two words\n");
         assert_eq!(got, ["-m", "/rootfs", "--", "/bin/sh", "-c", "echo two words"]);
         assert!(args_file(b"").is_empty());
-        assert_eq!(arguments(vec!["-m".into(), "/r".into()]), ["-m", "/r"]);
+    }
+
+    #[test]
+    fn kernel_command_line_after_the_first_dashes() {
+        let line =
+            "console=ttyS0 panic=-1 rdinit=/barco -- -m /rootfs -e A=\"x y\" -- /bin/sh -c \"echo hi; exit 7\"\n";
+        let got = after_dashes(line).unwrap();
+        assert_eq!(got, ["-m", "/rootfs", "-e", "A=x y", "--", "/bin/sh", "-c", "echo hi; exit 7"]);
+        assert_eq!(after_dashes("console=ttyS0 quiet"), None);
+        assert_eq!(after_dashes("quiet --").unwrap(), Vec::<String>::new());
+        assert_eq!(kernel_words("  a  \"b c\"  d=\"e f\" \"g"), ["a", "b c", "d=e f", "g"]);
     }
 
     #[test]

@@ -52,7 +52,9 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     }
     let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
     log::init(args.verbose, color);
-    if args.on_exit.is_some() && !machine::is_init() {
+    if machine::is_init() {
+        machine::report();
+    } else if args.on_exit.is_some() {
         log::warning!("--on-exit is ignored: barco is not PID 1");
     }
     let plan = match plan::Plan::new(args, &plan::Host::current()) {

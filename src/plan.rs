@@ -192,12 +192,9 @@ impl Plan {
         let table = |t: &'static [&'static str]| Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"));
         match stage {
             Stage::Hostname => Cow::Borrowed(&self.hostname_display),
-            Stage::BindRootfs
-            | Stage::EnterRootfs
-            | Stage::MountProc
-            | Stage::PivotRoot
-            | Stage::MoveRoot
-            | Stage::Chroot => Cow::Borrowed(&self.rootfs_display),
+            Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot | Stage::Chroot => {
+                Cow::Borrowed(&self.rootfs_display)
+            }
             Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),

@@ -1,6 +1,6 @@
 //! The container's filesystem: a private mount tree, the rootfs bound onto
 //! itself, a fresh `/proc`, a minimal `/dev`, and the switch of root:
-//! `pivot_root`, or on an initramfs, a move over `/` and `chroot`.
+//! `pivot_root`, or on an initramfs, a bind over `/` and `chroot`.
 //!
 //! Runs in the child, before the user namespace exists, so barco still has
 //! its capabilities over the new mount namespace. Every path is a static C
@@ -14,8 +14,8 @@ use crate::spawn::{At, Failure};
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
 use rustix::mount::{
-    mount, mount_bind, mount_change, mount_move, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags,
-    MoveMountFlags, OpenTreeFlags, UnmountFlags,
+    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags, MoveMountFlags,
+    OpenTreeFlags, UnmountFlags,
 };
 use rustix::process::{chdir, chroot, fchdir, pivot_root};
 
@@ -68,7 +68,9 @@ pub fn make_private() -> Result<(), Failure> {
 }
 
 /// Binds the rootfs onto itself, so that it is a mount point (pivot_root
-/// needs one), and makes that new mount the working directory.
+/// needs one), and makes that new mount the working directory. On an
+/// initramfs the bind goes straight over `/` instead (see
+/// [`move_over_initramfs`]).
 ///
 /// The bind is made with `open_tree(OPEN_TREE_CLONE)` and `move_mount`, not
 /// `mount(MS_BIND)`, because the clone's descriptor leads straight to the
@@ -81,7 +83,11 @@ pub fn bind_and_enter(plan: &Plan) -> Result<(), Failure> {
     let rootfs = plan.rootfs.as_c_str();
     let tree = open_tree(CWD, rootfs, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
         .at(Stage::BindRootfs)?;
-    move_mount(&tree, c"", CWD, rootfs, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).at(Stage::BindRootfs)?;
+    let onto = match plan.root_switch {
+        RootSwitch::Pivot => rootfs,
+        RootSwitch::MoveOverInitramfs => c"/",
+    };
+    move_mount(&tree, c"", CWD, onto, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH).at(Stage::BindRootfs)?;
     fchdir(&tree).at(Stage::EnterRootfs)
 }
 
@@ -136,10 +142,11 @@ fn pivot() -> Result<(), Failure> {
 }
 
 /// The initramfs's `/` is the kernel's "rootfs", the one mount without a
-/// parent, and pivot_root(2) refuses to move it (EINVAL). As switch_root(8)
-/// does, barco moves the container's mount (the working directory) over `/`
-/// with `MS_MOVE` and then `chroot`s into it. This confines the container as
-/// well as pivot_root does:
+/// parent, and pivot_root(2) refuses to move it (EINVAL). So, much as
+/// switch_root(8) does with `MS_MOVE`, barco mounts the container's rootfs
+/// right over `/` ([`bind_and_enter`]) and then `chroot`s into it, the
+/// working directory. This confines the container as well as pivot_root
+/// does:
 ///
 /// - The initramfs's own files lie under the container's mount. A path walk
 ///   that reaches the initramfs's `/` steps straight down into the mount on
@@ -149,12 +156,16 @@ fn pivot() -> Result<(), Failure> {
 ///   the top of the container's mount to where it is mounted: the root of a
 ///   mount that has no parent. There the walk stops (`choose_mountpoint` in
 ///   fs/namei.c), so `..` never leaves the container's mount.
+/// - The kernel agrees that this is no chroot: it refuses a new user
+///   namespace to a chrooted process (`current_chrooted` in
+///   fs/namespace.c, EPERM), and compares the root with the topmost mount
+///   on the namespace's root, which is the container's. A plain chroot into
+///   the rootfs fails right there, at `unshare(CLONE_NEWUSER)`.
 /// - Nothing in the container can unmount or move that mount: the mount
 ///   namespace belongs to the host's user namespace (see `child`).
 /// - The initramfs stays mounted beneath; nothing in the container holds a
 ///   descriptor or working directory in it (all fds above 2 are closed).
 fn move_over_initramfs() -> Result<(), Failure> {
-    mount_move(c".", c"/").at(Stage::MoveRoot)?;
     chroot(c".").at(Stage::Chroot)?;
     chdir(c"/").at(Stage::Chroot)
 }

@@ -1,0 +1,157 @@
+#!/bin/busybox sh
+# barco's VM suite: the /init of the suite's initramfs, on a kernel with
+# nothing but cgroup2. It runs every scenario twice:
+#   1. stage "initramfs": from the initramfs's own root, where pivot_root
+#      fails and barco moves the rootfs over / and chroots;
+#   2. stage "tmpfs": after switch_root onto a tmpfs, where barco pivots.
+# Each scenario prints one line, `BARCO-VM PASS stage/name` or
+# `BARCO-VM FAIL stage/name: why`, which tests/vm.rs reads off the console.
+# The VM powers itself off at the end.
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export BARCO_HEAP_AUDIT=1
+stage=${1:-initramfs}
+B=/barco
+R=/rootfs
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+
+pass() { echo "BARCO-VM PASS $stage/$1"; }
+fail() { echo "BARCO-VM FAIL $stage/$1: $2"; }
+
+# expect NAME STATUS OUTPUT BARCO-ARGS...: barco exits with STATUS, prints
+# exactly OUTPUT, and its stderr holds no heap-audit failure.
+expect() {
+    name=$1 want_status=$2 want_out=$3
+    shift 3
+    out=$("$B" "$@" 2>/tmp/err)
+    status=$?
+    if [ "$status" = "$want_status" ] && [ "$out" = "$want_out" ] && ! grep -q "heap audit" /tmp/err; then
+        pass "$name"
+    else
+        fail "$name" "status $status (want $want_status), output '$(echo "$out" | tr '\n' '|')' (want '$(echo "$want_out" | tr '\n' '|')'), stderr '$(tr '\n' '|' </tmp/err)'"
+    fi
+}
+
+# expect_error NAME STATUS TEXT BARCO-ARGS...: one stderr line holding TEXT.
+expect_error() {
+    name=$1 want_status=$2 text=$3
+    shift 3
+    "$B" "$@" >/dev/null 2>/tmp/err
+    status=$?
+    if [ "$status" = "$want_status" ] && [ "$(wc -l </tmp/err)" = 1 ] && grep -qF "$text" /tmp/err; then
+        pass "$name"
+    else
+        fail "$name" "status $status (want $want_status), stderr '$(tr '\n' '|' </tmp/err)'"
+    fi
+}
+
+# The pid of a process's first child, once it has one.
+child_of() {
+    for _ in $(seq 200); do
+        c=$(cat /proc/$1/task/$1/children 2>/dev/null)
+        [ -n "$c" ] && { echo ${c%% *}; return; }
+        sleep 0.05
+    done
+}
+
+# Waits until process $1 runs the program named $2.
+wait_comm() {
+    for _ in $(seq 200); do
+        [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ] && return
+        sleep 0.05
+    done
+}
+
+# --- the core run ---------------------------------------------------------
+expect pid-1 0 1 -m $R -- sh -c 'echo $$'
+expect hostname 0 barcontainer -m $R -- hostname
+expect hostname-chosen 0 boat -m $R --hostname boat -- hostname
+expect ids-and-maps 0 "$(printf '0\n0\n0 10000 2000\n0 10000 2000')" \
+    -m $R -- sh -c 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | while read a b c; do echo $a $b $c; done'
+expect uid-1000 0 "$(printf '1000\n1000')" -m $R -u 1000 -- sh -c 'id -u; id -g'
+expect mounts 0 "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero /proc" \
+    -m $R -- sh -c "cut -d' ' -f2 /proc/self/mounts | sort | tr '\n' ' ' | sed 's/ \$//'"
+# TERM=linux is the kernel's, in init's environment, passed on as barco does.
+expect environment 0 "$(printf 'A=1\nHOME=/root\nHOSTNAME=barcontainer\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nTERM=linux')" \
+    -m $R -e A=1 -- sh -c 'env | grep -v "^PWD=\|^SHLVL=\|^_=" | sort'
+expect workdir 0 /tmp -m $R -w /tmp -- pwd
+expect cgroup-namespace 0 "0::/" -m $R -- cat /proc/self/cgroup
+expect no-host-process 0 "few" -m $R -- sh -c 'n=$(ls /proc | grep -c "^[0-9]"); [ $n -le 4 ] && echo few || echo $n'
+expect exit-42 42 "" -m $R -- sh -c 'exit 42'
+expect_error not-executable 126 "exec /etc/passwd: Permission denied" -m $R -- /etc/passwd
+expect_error not-found 127 "exec /nonexistent: No such file or directory" -m $R -- /nonexistent
+expect_error bad-rootfs 125 "rootfs '/nope': No such file or directory" -m /nope -- true
+expect confined 0 "escape: confined" -m $R -- sh -c 'probe escape /INITRAMFS-MARKER /barco | grep confined'
+
+# The seed's own command line, with the initramfs itself as the rootfs.
+out=$(echo 'echo i am a container; hostname; echo $$' | "$B" -u 0 -m / -c /bin/sh -a sh 2>/tmp/err)
+[ "$out" = "$(printf 'i am a container\nbarcontainer\n1')" ] && pass seed-form || fail seed-form "'$out' $(cat /tmp/err)"
+
+# Signals: forwarded to a PID 1 with a handler; SIGKILL from the host.
+"$B" -m $R -- sh -c 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done' >/tmp/out 2>&1 &
+bp=$!
+for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
+kill -TERM $bp
+wait $bp
+status=$?
+[ $status = 42 ] && pass sigterm-forwarded || fail sigterm-forwarded "status $status: $(cat /tmp/out)"
+
+"$B" -m $R -- sleep 1000 &
+bp=$!
+c=$(child_of $bp)
+wait_comm $c sleep
+kill -KILL $c
+wait $bp
+status=$?
+[ $status = 137 ] && pass killed-137 || fail killed-137 "status $status"
+
+# --- --init ------------------------------------------------------------------
+expect init-pid-2 0 "$(printf '2\nbarco')" -m $R --init -- sh -c 'echo $$; cat /proc/1/comm'
+expect init-status 42 "" -m $R --init -- sh -c 'exit 42'
+expect init-killed 137 "" -m $R --init -- sh -c 'kill -9 $$'
+expect init-exe 0 "held" -m $R --init -- sh -c 'probe exe >/tmp/exe && echo held || cat /tmp/exe'
+out=$("$B" -m $R --init -- sh -c "sh -c 'sleep 0.2 & echo \$!'; sleep 2; ps -o pid,stat" 2>&1)
+orphan=$(echo "$out" | head -1)
+table=$(echo "$out" | tail -n +2)
+if echo "$table" | grep -q "^ *$orphan " || echo "$table" | grep -q " Z"; then
+    fail init-reaps "$(echo "$out" | tr '\n' '|')"
+else
+    pass init-reaps
+fi
+"$B" -m $R --init -- sleep 1000 &
+bp=$!
+reaper=$(child_of $bp)
+wait_comm $(child_of $reaper) sleep
+kill -TERM $bp
+wait $bp
+status=$?
+[ $status = 143 ] && pass init-sigterm || fail init-sigterm "status $status"
+
+# --- a rootfs on a read-only filesystem ---------------------------------------
+mkdir -p /ro
+mount -t tmpfs -o size=64m tmpfs /ro
+cp -a $R/. /ro/
+mount -o remount,ro /ro
+expect read-only-rootfs 0 "$(printf 'read-only\nbarcontainer')" \
+    -m /ro -- sh -c 'touch /x 2>/dev/null && echo writable || echo read-only; hostname'
+umount /ro
+
+# --- leftovers ------------------------------------------------------------------
+left=$(ps -o pid,comm | grep -cE "barco|sleep")
+[ "$left" = 0 ] && pass no-leftover-processes || fail no-leftover-processes "$(ps -o pid,stat,comm | tr '\n' '|')"
+
+# --- next stage, or the end -----------------------------------------------------
+if [ "$stage" = initramfs ]; then
+    mkdir -p /newroot
+    mount -t tmpfs -o size=128m tmpfs /newroot
+    cp -a /bin /sbin /usr /etc /barco /rootfs /init /INITRAMFS-MARKER /newroot/
+    mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
+    umount /sys/fs/cgroup /sys /proc /dev
+    exec switch_root /newroot /init tmpfs
+fi
+echo "BARCO-VM DONE"
+poweroff -f
