@@ -77,6 +77,9 @@ pub fn prepare() {
             open_console();
         }
     }
+    if in_initial_pid_namespace() {
+        take_the_console();
+    }
 }
 
 /// Logs what [`prepare`] did.
@@ -122,6 +125,29 @@ fn open_console() {
     let _ = dup2_stdin(&console);
     let _ = dup2_stdout(&console);
     let _ = dup2_stderr(&console);
+}
+
+/// The kernel gives init no controlling terminal, and `/dev/console` cannot
+/// be one, so a shell in the container would run without job control and
+/// Ctrl-C would reach nobody. barco starts a session and makes the console's
+/// real device (`/sys/class/tty/console/active`, last word) its controlling
+/// terminal and stdio; the supervisor then hands its foreground to the
+/// container, as on any terminal.
+fn take_the_console() {
+    let Ok(active) = std::fs::read_to_string("/sys/class/tty/console/active") else { return };
+    let Some(name) = active.split_whitespace().last() else { return };
+    let Ok(path) = std::ffi::CString::new(format!("/dev/{name}")) else { return };
+    if rustix::process::setsid().is_err() {
+        return;
+    }
+    let Ok(tty) = open(path.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty()) else {
+        return;
+    };
+    if rustix::process::ioctl_tiocsctty(&tty).is_ok() {
+        let _ = dup2_stdin(&tty);
+        let _ = dup2_stdout(&tty);
+        let _ = dup2_stderr(&tty);
+    }
 }
 
 /// barco's arguments as the machine's PID 1.

@@ -39,6 +39,9 @@ pass() { echo "BARCO-VM PASS pid1/$1"; }
 fail() { echo "BARCO-VM FAIL pid1/$1: $2"; }
 [ $$ = 1 ] && pass pid-1 || fail pid-1 "pid $$"
 [ "$(hostname)" = vm ] && pass hostname || fail hostname "$(hostname)"
+# Field 7 of stat is the controlling terminal: barco gave it the console.
+tty=$(cut -d' ' -f7 /proc/self/stat)
+[ "$tty" != 0 ] && pass controlling-terminal || fail controlling-terminal "tty_nr $tty"
 out=$(probe escape /INITRAMFS-MARKER /barco)
 echo "$out" | grep -q confined && pass confined || fail confined "$(echo "$out" | tr '\n' '|')"
 exit 7
@@ -145,7 +148,7 @@ fn suite_runs_to_its_end_with_no_failure() {
 #[test]
 fn barco_as_pid_1_with_arguments_from_the_kernel_command_line() {
     let b = pid1_cmdline();
-    assert_all(b, "pid1", &["pid-1", "hostname"]);
+    assert_all(b, "pid1", &["pid-1", "hostname", "controlling-terminal"]);
     for fs in ["devtmpfs on /dev", "proc on /proc", "sysfs on /sys", "cgroup2 on /sys/fs/cgroup"] {
         b.assert_shows(&format!("mounted {fs}"));
     }
