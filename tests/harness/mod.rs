@@ -217,6 +217,22 @@ pub fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Every descendant of `pid`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = Vec::new();
+    for c in children(pid) {
+        all.push(c);
+        all.extend(descendants(c));
+    }
+    all
+}
+
+/// A process's command line, its arguments joined by spaces.
+pub fn cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).trim_end_matches('\0').replace('\0', " ")
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -254,14 +270,7 @@ impl KillTree {
 
 impl Drop for KillTree {
     fn drop(&mut self) {
-        fn descendants(pid: u32, all: &mut Vec<u32>) {
-            for c in children(pid) {
-                descendants(c, all);
-                all.push(c);
-            }
-        }
-        let mut all = Vec::new();
-        descendants(self.0, &mut all);
+        let mut all = descendants(self.0);
         all.push(self.0);
         for pid in all {
             if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
