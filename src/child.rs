@@ -9,6 +9,7 @@
 //! returning. A failed step is sent to the parent as a [`Failure`] (stage,
 //! index, errno); the parent prints it.
 
+use crate::caps;
 use crate::error::Stage;
 use crate::log::info;
 use crate::plan::Plan;
@@ -22,6 +23,7 @@ use rustix::process::{
     chdir, getpgrp, set_dumpable_behavior, set_parent_process_death_signal, setpgid, DumpableBehavior, Signal,
 };
 use rustix::termios::{tcgetpgrp, tcsetpgrp};
+use rustix::thread::set_no_new_privs;
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use rustix::{fs::Gid, fs::Uid};
 
@@ -36,13 +38,16 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
         // --init: the command becomes PID 2; this process stays as PID 1.
         Ok(()) => match reaper::block_signals().and_then(|()| sys::clone3(0, k::SIGCHLD)) {
             Ok(Forked::Child) => exec_command(plan),
-            Ok(Forked::Parent { pid, pidfd }) => {
+            Ok(Forked::Parent { pid, pidfd }) => match lock(plan) {
                 // The command holds its own copy of the channel until its
                 // execve; the supervisor sees the end of setup when it closes.
-                drop(pidfd);
-                drop(chan);
-                reaper::run(plan, pid)
-            }
+                Ok(()) => {
+                    drop(pidfd);
+                    drop(chan);
+                    reaper::run(plan, pid)
+                }
+                Err(failure) => failure,
+            },
             Err(e) => Failure::new(Stage::ForkCommand, 0, e),
         },
     };
@@ -76,6 +81,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     rootfs::make_private()?;
     rootfs::bind_and_enter(plan)?;
     rootfs::mount_proc()?;
+    if plan.mount_sys {
+        rootfs::mount_sys()?;
+    }
     rootfs::mount_dev()?;
     rootfs::switch_root(plan.root_switch)?;
 
@@ -89,12 +97,24 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     chan.request_maps().at(Stage::WaitMaps)?;
     chan.wait_maps().at(Stage::WaitMaps)?;
 
+    // Root of the new user namespace has every capability in it, and
+    // CAP_SETPCAP is needed to shrink the bounding set: do it now, before
+    // the uid switch, so nothing in the container can regain the dropped
+    // ones, not even a setuid binary.
+    caps::drop_bounding(plan.caps_kept)?;
+    // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, which
+    // only lasts until the uid switch and capset below.
+    if !plan.no_new_privs {
+        load_seccomp(plan)?;
+    }
+
     // Become the container's user: groups, then gid, then uid.
     set_thread_groups(&[]).at(Stage::SetGroups)?;
     let gid = Gid::from_raw(plan.gid);
     set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
     let uid = Uid::from_raw(plan.uid);
     set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
+    caps::set(plan.caps_kept, plan.uid)?;
 
     // Changing credentials cleared the parent-death signal: arm it again.
     die_with_parent(chan)?;
@@ -142,7 +162,25 @@ fn prepare_exec(plan: &Plan) -> Result<(), Failure> {
     if plan.heap_audit && sys::alloc::after_seal() > 0 {
         return Err(HEAP_AUDIT_FAILED);
     }
+    lock(plan)
+}
+
+/// no_new_privs, then the seccomp filter: the last steps before execve (or,
+/// under --init, before the reaper starts waiting; it forks the command
+/// first, as the filter refuses clone3).
+fn lock(plan: &Plan) -> Result<(), Failure> {
+    if plan.no_new_privs {
+        set_no_new_privs(true).at(Stage::NoNewPrivs)?;
+        load_seccomp(plan)?;
+    }
     Ok(())
+}
+
+fn load_seccomp(plan: &Plan) -> Result<(), Failure> {
+    match &plan.seccomp {
+        Some(program) => sys::seccomp_set_filter(program).at(Stage::Seccomp),
+        None => Ok(()),
+    }
 }
 
 /// Arms PR_SET_PDEATHSIG with SIGKILL, then checks that the parent did not

@@ -5,6 +5,7 @@
 //! `raw_args()`, as in lexopt's `examples/posixly_correct.rs`.
 //! Values are only checked for form here; [`crate::plan`] checks meaning.
 
+use crate::caps::{self, Cap};
 use crate::error::Error;
 use std::ffi::OsString;
 
@@ -28,6 +29,16 @@ Options:
       --uid-map C:H:N     map container uids C..C+N onto host uids H..H+N
                           (repeatable) [default: 0:10000:2000]
       --gid-map C:H:N     the same for gids [default: 0:10000:2000]
+      --cap-add CAP       keep a capability the default drops (repeatable):
+                          CAP_NET_RAW, net_raw, or all
+      --cap-drop CAP      drop a capability too (repeatable), or all
+      --allow-new-privileges
+                          do not set no_new_privs (setuid binaries work;
+                          the seccomp filter then loads before the uid
+                          switch)
+      --seccomp none      run without barco's seccomp filter
+      --seccomp-bpf FILE  load this compiled BPF program instead
+      --sys               mount a read-only /sys
       --init              run a tiny init as the container's PID 1: it runs
                           COMMAND as PID 2, forwards signals to it, reaps
                           zombies and exits with COMMAND's status
@@ -73,6 +84,13 @@ pub struct Args {
     pub uid_map: Vec<IdRange>,
     pub gid_map: Vec<IdRange>,
     pub verbose: u8,
+    pub cap_add: Vec<Cap>,
+    pub cap_drop: Vec<Cap>,
+    pub allow_new_privileges: bool,
+    /// `--seccomp none`.
+    pub no_seccomp: bool,
+    pub seccomp_bpf: Option<OsString>,
+    pub sys: bool,
     /// Run barco's reaper as PID 1 and the command as PID 2.
     pub init: bool,
     /// What the machine does when barco is its PID 1 and the container ends.
@@ -118,6 +136,16 @@ where
             Short('e') | Long("env") => a.env.push(value(&mut p, "--env")?),
             Long("uid-map") => a.uid_map.push(id_range(&value(&mut p, "--uid-map")?, "--uid-map")?),
             Long("gid-map") => a.gid_map.push(id_range(&value(&mut p, "--gid-map")?, "--gid-map")?),
+            Long("cap-add") => a.cap_add.push(cap(&value(&mut p, "--cap-add")?, "--cap-add")?),
+            Long("cap-drop") => a.cap_drop.push(cap(&value(&mut p, "--cap-drop")?, "--cap-drop")?),
+            Long("allow-new-privileges") => a.allow_new_privileges = true,
+            Long("seccomp") => match value(&mut p, "--seccomp")?.to_str() {
+                Some("none") => a.no_seccomp = true,
+                Some("default") => a.no_seccomp = false,
+                _ => return Err(Error::usage("--seccomp takes none or default (see barco --help)")),
+            },
+            Long("seccomp-bpf") => a.seccomp_bpf = Some(value(&mut p, "--seccomp-bpf")?),
+            Long("sys") => a.sys = true,
             Long("init") => a.init = true,
             Long("on-exit") => a.on_exit = Some(on_exit(&value(&mut p, "--on-exit")?)?),
             Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
@@ -133,6 +161,9 @@ where
     }
     if a.root.is_none() {
         return Err(Error::usage("missing -m ROOTFS: the container's root filesystem (see barco --help)"));
+    }
+    if a.no_seccomp && a.seccomp_bpf.is_some() {
+        return Err(Error::usage("--seccomp none and --seccomp-bpf contradict each other"));
     }
     if !a.command.is_empty() && (a.cmd.is_some() || a.arg0.is_some()) {
         return Err(Error::usage("give the command either with -c/-a or after the options, not both"));
@@ -156,6 +187,15 @@ fn value(p: &mut lexopt::Parser, option: &str) -> Result<OsString, Error> {
 fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
     v.to_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
         Error::usage(format!("{option}: '{}' is not a number from 0 to 4294967295", v.to_string_lossy()))
+    })
+}
+
+fn cap(v: &std::ffi::OsStr, option: &str) -> Result<Cap, Error> {
+    v.to_str().and_then(caps::parse).ok_or_else(|| {
+        Error::usage(format!(
+            "{option}: '{}' is not a capability (CAP_NET_RAW, net_raw or all; see capabilities(7))",
+            v.to_string_lossy()
+        ))
     })
 }
 
@@ -252,8 +292,19 @@ mod tests {
             "--init",
             "--on-exit",
             "reboot",
+            "--cap-add",
+            "CAP_SYS_ADMIN",
+            "--cap-drop",
+            "all",
+            "--allow-new-privileges",
+            "--seccomp",
+            "none",
+            "--sys",
             "true",
         ]);
+        assert_eq!(a.cap_add, [Cap::One(21)]);
+        assert_eq!(a.cap_drop, [Cap::All]);
+        assert!(a.allow_new_privileges && a.no_seccomp && a.sys);
         assert!(a.init);
         assert_eq!(a.on_exit, Some(OnExit::Reboot));
         assert_eq!(a.uid, 7);
@@ -290,5 +341,9 @@ mod tests {
         assert!(err(&["-m", "r", "--hostname"]).contains("missing value for --hostname"));
         assert!(err(&["-m", "r", "--on-exit", "explode"]).contains("'explode' is not poweroff, reboot or halt"));
         assert!(err(&["-m", "r", "--on-exit"]).contains("missing value for --on-exit"));
+        assert!(err(&["-m", "r", "--cap-add", "net_rawr"]).contains("--cap-add: 'net_rawr' is not a capability"));
+        assert!(err(&["-m", "r", "--cap-drop", "CAP_FOO"]).contains("--cap-drop: 'CAP_FOO' is not a capability"));
+        assert!(err(&["-m", "r", "--seccomp", "strict"]).contains("--seccomp takes none or default"));
+        assert!(err(&["-m", "r", "--seccomp", "none", "--seccomp-bpf", "f"]).contains("contradict"));
     }
 }

@@ -8,6 +8,7 @@
 
 #![deny(unsafe_code)]
 
+mod caps;
 mod child;
 mod cli;
 mod error;
@@ -16,6 +17,7 @@ mod machine;
 mod plan;
 mod reaper;
 mod rootfs;
+mod seccomp;
 mod spawn;
 mod supervise;
 #[allow(unsafe_code)]

@@ -6,9 +6,12 @@
 //! candidate paths of the command, the uid/gid map texts. After planning,
 //! barco does not allocate again (see `sys::alloc`).
 
+use crate::caps;
 use crate::cli::{Args, IdRange};
 use crate::error::{Error, Stage};
+use crate::log::warning;
 use crate::rootfs::{self, RootSwitch};
+use crate::seccomp;
 use core::ffi::c_char;
 use linux_raw_sys::general as k;
 use std::borrow::Cow;
@@ -105,6 +108,15 @@ pub struct Plan {
     pub envp: CArray,
     pub clone_flags: u64,
     pub root_switch: RootSwitch,
+    /// The capabilities the container keeps (bounding, and for uid 0,
+    /// effective and permitted).
+    pub caps_kept: u64,
+    pub no_new_privs: bool,
+    /// The seccomp program to load last, if any.
+    pub seccomp: Option<seccomp::Program>,
+    pub seccomp_display: String,
+    /// `--sys`: a read-only sysfs on /sys.
+    pub mount_sys: bool,
     /// `--init`: the child stays as the container's PID 1 and reaps.
     pub init: bool,
     /// The supervisor reaps every child, not only the container (PID 1).
@@ -162,6 +174,39 @@ impl Plan {
         }
         let exec_candidates = candidates(command.as_bytes(), path);
 
+        for (dir, wanted) in [("proc", true), ("dev", true), ("sys", args.sys)] {
+            let at = rootfs.join(dir);
+            if wanted && std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::usage(format!(
+                    "rootfs '{}': /{dir} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
+                    rootfs.display()
+                )));
+            }
+        }
+
+        if args.allow_new_privileges {
+            warning!(
+                "--allow-new-privileges: setuid and file-capability binaries can gain privileges in the container"
+            );
+        }
+        let (seccomp, seccomp_display) = match &args.seccomp_bpf {
+            _ if args.no_seccomp => {
+                warning!("--seccomp none: the container runs without a seccomp filter");
+                (None, String::new())
+            }
+            Some(file) => {
+                let shown = file.to_string_lossy().into_owned();
+                let bytes = std::fs::read(file).map_err(|e| {
+                    let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
+                    Error::usage(format!("--seccomp-bpf '{shown}': {}", crate::error::strerror(errno)))
+                })?;
+                let program = seccomp::parse_program(&bytes)
+                    .map_err(|why| Error::usage(format!("--seccomp-bpf '{shown}': {why}")))?;
+                (Some(program.into()), shown)
+            }
+            None => (Some(seccomp::default_program()), "barco's default".into()),
+        };
+
         Ok(Plan {
             rootfs: cstring(rootfs.into_os_string())?,
             rootfs_display,
@@ -179,6 +224,11 @@ impl Plan {
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
             envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
             clone_flags: CLONE_FLAGS,
+            caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
+            no_new_privs: !args.allow_new_privileges,
+            seccomp,
+            seccomp_display,
+            mount_sys: args.sys,
             root_switch: if host.root_is_initramfs { RootSwitch::MoveOverInitramfs } else { RootSwitch::Pivot },
             init: args.init,
             reap_orphans: host.is_init,
@@ -196,6 +246,12 @@ impl Plan {
                 Cow::Borrowed(&self.rootfs_display)
             }
             Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
+            Stage::MaskPath => table(rootfs::MASKED_NAMES),
+            Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
+            Stage::MountSys => Cow::Borrowed(&self.rootfs_display),
+            Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
+            Stage::CapBounding => table(&caps::NAMES),
+            Stage::Seccomp => Cow::Borrowed(&self.seccomp_display),
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
             Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
@@ -468,6 +524,35 @@ mod tests {
         };
         let e = Plan::new(args, &Host { euid: 1000, ..host() }).err().unwrap().to_string();
         assert!(e.contains("rootless mode is not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn lockdown_defaults_and_choices() {
+        let p = plan(&["-m", "/"]).unwrap();
+        assert!(p.no_new_privs && !p.mount_sys);
+        assert_eq!(p.caps_kept, caps::kept(&[], &[]));
+        assert_eq!(p.seccomp.as_deref(), Some(&seccomp::default_program()[..]));
+        let p = plan(&["-m", "/", "--seccomp", "none", "--allow-new-privileges", "--cap-drop", "all"]).unwrap();
+        assert!(p.seccomp.is_none() && !p.no_new_privs);
+        assert_eq!(p.caps_kept, 0);
+        let dir = std::env::temp_dir().join(format!("barco-plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bpf = dir.join("allow.bpf");
+        std::fs::write(&bpf, [0x06u8, 0, 0, 0, 0, 0, 0xff, 0x7f]).unwrap();
+        let p = plan(&["-m", "/", "--seccomp-bpf", bpf.to_str().unwrap()]).unwrap();
+        assert_eq!(p.seccomp.as_deref().map(<[_]>::len), Some(1));
+        std::fs::write(&bpf, [1u8, 2, 3]).unwrap();
+        let e = plan(&["-m", "/", "--seccomp-bpf", bpf.to_str().unwrap()]).err().unwrap().to_string();
+        assert!(e.contains("allow.bpf': 3 bytes is not a whole number"), "{e}");
+        let e = plan(&["-m", "/", "--seccomp-bpf", "/nonexistent.bpf"]).err().unwrap().to_string();
+        assert!(e.contains("--seccomp-bpf '/nonexistent.bpf': No such file or directory"), "{e}");
+        // A rootfs whose /proc leads out of it.
+        let rootfs = dir.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("dev")).unwrap();
+        let _ = std::os::unix::fs::symlink("/", rootfs.join("proc"));
+        let e = plan(&["-m", rootfs.to_str().unwrap()]).err().unwrap().to_string();
+        assert!(e.contains("/proc is a symlink"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -13,8 +13,10 @@ use crate::plan::Plan;
 use crate::spawn::{At, Failure};
 use core::ffi::CStr;
 use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
+use rustix::io::Errno;
 use rustix::mount::{
-    mount, mount_bind, mount_change, move_mount, open_tree, unmount, MountFlags, MountPropagationFlags, MoveMountFlags,
+    fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount, mount_bind, mount_change, mount_remount, move_mount,
+    open_tree, unmount, FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags, MoveMountFlags,
     OpenTreeFlags, UnmountFlags,
 };
 use rustix::process::{chdir, chroot, fchdir, pivot_root};
@@ -91,19 +93,117 @@ pub fn bind_and_enter(plan: &Plan) -> Result<(), Failure> {
     fchdir(&tree).at(Stage::EnterRootfs)
 }
 
+/// Mounts a new `fstype` filesystem on the rootfs's directory `dir`, never
+/// through a symlink: the rootfs is not barco's, and a `proc -> /` there
+/// must not put the mount on the host (runc's CVE-2025-31133 and kin). The
+/// target is opened with `O_PATH | O_NOFOLLOW | O_DIRECTORY`, which fails
+/// with ENOTDIR on a symlink, and the mount is attached to that descriptor
+/// with the new mount API, so no path is looked up twice.
+fn mount_at(dir: &CStr, fstype: &CStr, attrs: MountAttrFlags, options: &[(&CStr, &CStr)]) -> Result<(), Errno> {
+    let target =
+        openat(CWD, dir, OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    // The mount table's first column, as mount(2) would have it.
+    fsconfig_set_string(&fs, c"source", fstype)?;
+    for (key, value) in options {
+        fsconfig_set_string(&fs, *key, *value)?;
+    }
+    fsconfig_create(&fs)?;
+    let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
+    let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    move_mount(&mnt, c"", &target, c"", flags)
+}
+
+const NO_SUID_DEV_EXEC: MountAttrFlags =
+    MountAttrFlags::MOUNT_ATTR_NOSUID.union(MountAttrFlags::MOUNT_ATTR_NODEV).union(MountAttrFlags::MOUNT_ATTR_NOEXEC);
+
+/// Files of `/proc` that read as empty in the container: `/dev/null` is
+/// bound over them. Paths the kernel lacks are skipped.
+const MASKED_FILES: [&CStr; 5] =
+    [c"proc/kcore", c"proc/keys", c"proc/timer_list", c"proc/sched_debug", c"proc/latency_stats"];
+/// Directories that look empty: a read-only tmpfs over them.
+const MASKED_DIRS: [&CStr; 3] = [c"proc/acpi", c"proc/scsi", c"sys/firmware"];
+pub const MASKED_NAMES: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+/// Parts of `/proc` that stay visible but read-only.
+const READ_ONLY: [&CStr; 5] = [c"proc/sys", c"proc/sysrq-trigger", c"proc/irq", c"proc/bus", c"proc/fs"];
+pub const READ_ONLY_NAMES: &[&str] = &["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
+
 /// A fresh `/proc` for the new PID namespace, mounted while the old root is
 /// still visible (the kernel's mount_too_revealing check wants that once a
-/// user namespace is involved).
+/// user namespace is involved); then its sensitive parts are masked or
+/// made read-only, as docker and runc do.
 pub fn mount_proc() -> Result<(), Failure> {
-    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    mount(c"proc", c"proc", c"proc", flags, None).at(Stage::MountProc)
+    mount_at(c"proc", c"proc", NO_SUID_DEV_EXEC, &[]).map_err(|e| symlink_or(e, Stage::MountProc, 0))?;
+    for (i, file) in MASKED_FILES.iter().enumerate() {
+        match mount_bind(c"/dev/null", *file) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(Failure::new(Stage::MaskPath, i as u16, e)),
+        }
+    }
+    mask_dirs(&MASKED_DIRS[..2], 0)?;
+    for (i, path) in READ_ONLY.iter().enumerate() {
+        match mount_bind(*path, *path) {
+            Ok(()) => {}
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(Failure::new(Stage::ReadOnlyPath, i as u16, e)),
+        }
+        // The bind keeps proc's nosuid, nodev and noexec only if the
+        // remount names them again.
+        let flags = MountFlags::BIND | MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        mount_remount(*path, flags, c"").at_index(Stage::ReadOnlyPath, i)?;
+    }
+    Ok(())
+}
+
+/// A read-only, empty tmpfs over each directory that exists.
+fn mask_dirs(dirs: &[&CStr], first_index: usize) -> Result<(), Failure> {
+    let flags = MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    for (i, dir) in dirs.iter().enumerate() {
+        match mount(c"tmpfs", *dir, c"tmpfs", flags, Some(c"mode=555,size=4k")) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(Failure::new(Stage::MaskPath, (first_index + i) as u16, e)),
+        }
+    }
+    Ok(())
+}
+
+/// `--sys`: a read-only sysfs for the container's network namespace, with
+/// `/sys/firmware` masked.
+pub fn mount_sys() -> Result<(), Failure> {
+    let attrs = NO_SUID_DEV_EXEC.union(MountAttrFlags::MOUNT_ATTR_RDONLY);
+    mount_at(c"sys", c"sysfs", attrs, &[]).map_err(|e| symlink_or(e, Stage::MountSys, 2))?;
+    mask_dirs(&MASKED_DIRS[2..], 7)
+}
+
+/// The rootfs-level mount targets, as errors name them.
+pub const TARGET_NAMES: &[&str] = &["/proc", "/dev", "/sys"];
+
+/// ENOTDIR from [`mount_at`]'s `O_NOFOLLOW | O_DIRECTORY` open means the
+/// rootfs has a symlink (or a file) where a directory belongs.
+fn symlink_or(e: Errno, stage: Stage, target: u16) -> Failure {
+    if e == Errno::NOTDIR {
+        Failure::new(Stage::RootfsSymlink, target, e)
+    } else {
+        Failure::new(stage, 0, e)
+    }
 }
 
 /// A tmpfs `/dev` holding the usual nodes bound from the host, a private
 /// devpts instance, `/dev/shm`, and the fd links.
 pub fn mount_dev() -> Result<(), Failure> {
-    let (fstype, target, data) = DEV_MOUNTS[0];
-    mount(fstype, target, fstype, MountFlags::NOSUID | MountFlags::NOEXEC, Some(data)).at_index(Stage::MountDev, 0)?;
+    let (fstype, target, _) = DEV_MOUNTS[0];
+    let options = [(c"mode", c"755"), (c"size", c"64k")];
+    let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    mount_at(target, fstype, attrs, &options).map_err(|e| symlink_or(e, Stage::MountDev, 1))?;
 
     for (i, (host, inside)) in DEV_NODES.iter().enumerate() {
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -173,6 +273,19 @@ fn move_over_initramfs() -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_and_read_only_tables_agree() {
+        let masked: Vec<&CStr> = MASKED_FILES.iter().chain(&MASKED_DIRS).copied().collect();
+        assert_eq!(masked.len(), MASKED_NAMES.len());
+        for (p, n) in masked.iter().zip(MASKED_NAMES) {
+            assert_eq!(format!("/{}", p.to_str().unwrap()), *n);
+        }
+        for (p, n) in READ_ONLY.iter().zip(READ_ONLY_NAMES) {
+            assert_eq!(format!("/{}", p.to_str().unwrap()), *n);
+        }
+        assert_eq!(MASKED_DIRS[2], c"sys/firmware", "mount_sys masks index 7");
+    }
 
     #[test]
     fn tables_and_their_names_agree() {

@@ -278,6 +278,29 @@ pub fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     check(ret).map(drop)
 }
 
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)`: install a BPF filter on
+/// this thread (barco's child is single-threaded). Needs no_new_privs or
+/// CAP_SYS_ADMIN in the current user namespace.
+///
+/// # References
+/// - [seccomp(2)](https://man7.org/linux/man-pages/man2/seccomp.2.html)
+pub fn seccomp_set_filter(program: &[crate::seccomp::SockFilter]) -> Result<(), Errno> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const crate::seccomp::SockFilter,
+    }
+    const SECCOMP_SET_MODE_FILTER: usize = 1;
+    let prog = SockFprog { len: program.len().min(u16::MAX as usize) as u16, filter: program.as_ptr() };
+    // SAFETY: `prog` points at `len` valid instructions of the kernel's
+    // `struct sock_filter` layout, which outlive the call; the kernel copies
+    // the program.
+    let ret = unsafe {
+        arch::syscall3(k::__NR_seccomp as usize, SECCOMP_SET_MODE_FILTER, 0, &prog as *const SockFprog as usize)
+    };
+    check(ret).map(drop)
+}
+
 /// `unshare(flags)`.
 ///
 /// # References

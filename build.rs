@@ -1,0 +1,182 @@
+//! Compiles barco's seccomp deny-list into classic BPF with seccompiler, and
+//! writes it to `$OUT_DIR/seccomp_filter.rs` as a static array that
+//! `src/seccomp.rs` loads with the raw `seccomp(2)` call.
+//!
+//! seccompiler gives every matched rule one action (EPERM here) and checks
+//! only `arch == AUDIT_ARCH_X86_64`, which x32 syscalls pass too. So after
+//! its 3-instruction architecture check this splices in:
+//!
+//! ```text
+//!   ld  [nr]
+//!   jge #0x40000000  -> ret ERRNO(EPERM)   ; every x32 syscall
+//!   jeq #clone3      -> ret ERRNO(ENOSYS)  ; so libc falls back to clone
+//! ```
+//!
+//! The numbers are x86_64's (barco's raw syscalls are x86_64-only); the unit
+//! tests in `src/seccomp.rs` check each against linux-raw-sys.
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen::Dword, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+const EPERM: u32 = 1;
+const ENOSYS: u32 = 38;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const NR_CLONE3: u32 = 435;
+
+const S_ISUID: u64 = 0o4000;
+const S_ISGID: u64 = 0o2000;
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+const AF_ALG: u64 = 38;
+const AF_VSOCK: u64 = 40;
+/// Every CLONE_NEW* flag. CLONE_NEWTIME (0x80) is left out for clone(),
+/// where the low byte is the exit signal, but kept for unshare().
+const NAMESPACES_CLONE: [u64; 7] =
+    [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000];
+const CLONE_NEWTIME: u64 = 0x80;
+/// personality(2) values docker allows: PER_LINUX, PER_LINUX32, UNAME26,
+/// UNAME26|PER_LINUX32, and the query 0xffffffff.
+const PERSONALITY_SAFE: [u64; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
+
+/// Denied outright: (name, x86_64 number).
+const DENIED: &[(&str, i64)] = &[
+    // The seed's list.
+    ("keyctl", 250),
+    ("add_key", 248),
+    ("request_key", 249),
+    ("ptrace", 101),
+    ("mbind", 237),
+    ("migrate_pages", 256),
+    ("move_pages", 279),
+    ("set_mempolicy", 238),
+    ("userfaultfd", 323),
+    ("perf_event_open", 298),
+    // Namespaces: entering one is as good as creating one.
+    ("setns", 308),
+    // The new mount API.
+    ("fsopen", 430),
+    ("fsconfig", 431),
+    ("fsmount", 432),
+    ("fspick", 433),
+    ("open_tree", 428),
+    ("move_mount", 429),
+    ("mount_setattr", 442),
+    // Kernel attack surface and machine-wide state.
+    ("io_uring_setup", 425),
+    ("io_uring_enter", 426),
+    ("io_uring_register", 427),
+    ("bpf", 321),
+    ("kexec_load", 246),
+    ("kexec_file_load", 320),
+    ("init_module", 175),
+    ("finit_module", 313),
+    ("delete_module", 176),
+    ("open_by_handle_at", 304),
+    ("name_to_handle_at", 303),
+    ("acct", 163),
+    ("swapon", 167),
+    ("swapoff", 168),
+    ("reboot", 169),
+    ("syslog", 103),
+    ("uselib", 134),
+    ("quotactl", 179),
+    ("quotactl_fd", 443),
+    ("set_mempolicy_home_node", 450),
+];
+
+/// Denied when an argument matches: (name, number), built in `rules`.
+const CONDITIONAL: &[(&str, i64)] = &[
+    ("chmod", 90),
+    ("fchmod", 91),
+    ("fchmodat", 268),
+    ("fchmodat2", 452),
+    ("unshare", 272),
+    ("clone", 56),
+    ("ioctl", 16),
+    ("socket", 41),
+    ("personality", 135),
+];
+
+/// A rule on the low 32 bits of argument `arg`, as the kernel truncates
+/// `int` and ioctl-command arguments (CVE-2019-10063 came from comparing 64).
+fn on(arg: u8, op: SeccompCmpOp, value: u64) -> SeccompCondition {
+    SeccompCondition::new(arg, Dword, op, value).expect("a valid condition")
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> SeccompRule {
+    SeccompRule::new(conditions).expect("a valid rule")
+}
+
+/// Any of `bits` set in argument `arg`.
+fn any_bit(arg: u8, bits: &[u64]) -> Vec<SeccompRule> {
+    bits.iter().map(|&b| rule(vec![on(arg, SeccompCmpOp::MaskedEq(b), b)])).collect()
+}
+
+fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|&(_, nr)| (nr, Vec::new())).collect();
+    let setid = [S_ISUID, S_ISGID];
+    rules.insert(90, any_bit(1, &setid)); // chmod(path, mode)
+    rules.insert(91, any_bit(1, &setid)); // fchmod(fd, mode)
+    rules.insert(268, any_bit(2, &setid)); // fchmodat(dirfd, path, mode)
+    rules.insert(452, any_bit(2, &setid)); // fchmodat2(dirfd, path, mode, flags)
+    let mut unshare = NAMESPACES_CLONE.to_vec();
+    unshare.push(CLONE_NEWTIME);
+    rules.insert(272, any_bit(0, &unshare)); // unshare(flags)
+    rules.insert(56, any_bit(0, &NAMESPACES_CLONE)); // clone(flags, ...)
+    rules
+        .insert(16, vec![rule(vec![on(1, SeccompCmpOp::Eq, TIOCSTI)]), rule(vec![on(1, SeccompCmpOp::Eq, TIOCLINUX)])]);
+    rules.insert(41, vec![rule(vec![on(0, SeccompCmpOp::Eq, AF_ALG)]), rule(vec![on(0, SeccompCmpOp::Eq, AF_VSOCK)])]);
+    rules.insert(135, vec![rule(PERSONALITY_SAFE.iter().map(|&v| on(0, SeccompCmpOp::Ne, v)).collect())]);
+    rules
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
+
+    let filter = SeccompFilter::new(rules(), SeccompAction::Allow, SeccompAction::Errno(EPERM), TargetArch::x86_64)
+        .expect("a valid seccomp filter");
+    let mut program: BpfProgram = filter.try_into().expect("compiling the seccomp filter");
+
+    // seccompiler's prologue: load arch, jump over the kill if it matches.
+    let prologue: Vec<(u16, u32)> = program[..3].iter().map(|i| (i.code, i.k)).collect();
+    assert_eq!(prologue, [(0x20, 4), (0x15, 0xC000_003E), (0x06, 0x8000_0000)], "seccompiler's prologue changed");
+    let spliced = [
+        (0x20, 0, 0, 0),                          // ld [0]: the syscall number
+        (0x35, 0, 1, X32_SYSCALL_BIT),            // jge #0x40000000
+        (0x06, 0, 0, SECCOMP_RET_ERRNO | EPERM),  // ret ERRNO(EPERM)
+        (0x15, 0, 1, NR_CLONE3),                  // jeq #clone3
+        (0x06, 0, 0, SECCOMP_RET_ERRNO | ENOSYS), // ret ERRNO(ENOSYS)
+    ];
+    let mut out = String::new();
+    let mut emit = |code: u16, jt: u8, jf: u8, k: u32| {
+        writeln!(out, "    SockFilter {{ code: {code:#06x}, jt: {jt}, jf: {jf}, k: {k:#010x} }},").unwrap();
+    };
+    for i in &program[..3] {
+        emit(i.code, i.jt, i.jf, i.k);
+    }
+    for (code, jt, jf, k) in spliced {
+        emit(code, jt, jf, k);
+    }
+    for i in program.drain(3..) {
+        emit(i.code, i.jt, i.jf, i.k);
+    }
+    let len = out.lines().count();
+    assert!(len <= 4096, "the seccomp filter has {len} instructions; the kernel takes 4096");
+
+    let mut src = String::new();
+    writeln!(src, "/// barco's default seccomp filter, compiled by build.rs.").unwrap();
+    writeln!(src, "pub static DEFAULT: [SockFilter; {len}] = [\n{out}];").unwrap();
+    writeln!(src, "/// Syscalls the filter denies outright, with their x86_64 numbers.").unwrap();
+    writeln!(src, "pub const DENIED: &[(&str, i64)] = &{DENIED:?};").unwrap();
+    writeln!(src, "/// Syscalls the filter denies for some arguments.").unwrap();
+    writeln!(src, "pub const CONDITIONAL: &[(&str, i64)] = &{CONDITIONAL:?};").unwrap();
+    let path = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("seccomp_filter.rs");
+    std::fs::write(path, src).unwrap();
+}
