@@ -65,7 +65,7 @@ fn container_root_is_host_uid_10000() {
 fn mount_table_holds_only_rootfs_proc_and_dev() {
     let out = barco(["cat", "/proc/self/mounts"]).run().ok();
     let points: BTreeSet<&str> = out.lines().iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
-    let expected: BTreeSet<&str> = [
+    let core: BTreeSet<&str> = [
         "/",
         "/proc",
         "/dev",
@@ -79,7 +79,26 @@ fn mount_table_holds_only_rootfs_proc_and_dev() {
         "/dev/shm",
     ]
     .into();
-    assert_eq!(points, expected);
+    // What barco masks or makes read-only, where this kernel has it.
+    let proc_guards: BTreeSet<&str> = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+        "/proc/acpi",
+        "/proc/scsi",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+        "/proc/irq",
+        "/proc/bus",
+        "/proc/fs",
+    ]
+    .into();
+    assert!(core.is_subset(&points), "missing: {:?}", core.difference(&points).collect::<Vec<_>>());
+    let unexpected: Vec<&&str> = points.iter().filter(|p| !core.contains(*p) && !proc_guards.contains(*p)).collect();
+    assert!(unexpected.is_empty(), "unexpected mounts: {unexpected:?}");
+    assert!(points.contains("/proc/sys"), "/proc/sys is always made read-only");
     let proc_line = out.lines().into_iter().find(|l| l.starts_with("proc /proc ")).unwrap();
     assert!(proc_line.contains("nosuid,nodev,noexec"), "{proc_line}");
 }
@@ -267,6 +286,11 @@ fn interactive_shell_on_a_terminal() {
     let wait_for = |text: &str| eventually(text, || seen.lock().unwrap().contains(text));
     input.write_all(b"echo in$((20+22)); sleep 1000\n").unwrap();
     wait_for("in42");
+    // Ctrl-C only once sleep runs: earlier, it would reach the shell alone.
+    let script_pid = script.id();
+    eventually("sleep 1000 to run", || {
+        harness::descendants(script_pid).iter().any(|&p| harness::cmdline(p) == "sleep 1000")
+    });
     input.write_all(b"\x03").unwrap();
     input.write_all(b"echo after$((1+1)) $$; exit 5\n").unwrap();
     wait_for("rc=5");
@@ -479,4 +503,130 @@ fn pid_1_of_a_pid_namespace_exits_with_the_status() {
         .code(3);
     assert_eq!(out.stdout, "inside\n");
     assert!(!out.stderr.contains("powering off"), "{out:#?}");
+}
+
+/// CapBnd with barco's default drops (the seed's twenty).
+const DEFAULT_CAPBND: u64 = 0x0000_01c0_141c_bfeb;
+
+#[test]
+fn lockdown_status_inside() {
+    // CapInh and CapAmb empty, the bounding set, no_new_privs, seccomp.
+    barco(["probe", "status", &format!("{DEFAULT_CAPBND:x}")]).run().ok();
+    let out = barco(["-u", "1000", "--", "grep", "-E", "Cap(Prm|Eff)", "/proc/self/status"]).run().ok();
+    assert_eq!(out.stdout, "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n");
+    let out = barco(["grep", "CapEff", "/proc/self/status"]).run().ok();
+    assert_eq!(out.stdout, format!("CapEff:\t{DEFAULT_CAPBND:016x}\n"), "root keeps what the bounding set keeps");
+}
+
+#[test]
+fn cap_add_and_cap_drop() {
+    barco(["--cap-drop", "all", "--", "probe", "status", "0"]).run().ok();
+    let sys_admin = DEFAULT_CAPBND | 1 << 21;
+    barco(["--cap-add", "CAP_SYS_ADMIN", "--", "probe", "status", &format!("{sys_admin:x}")]).run().ok();
+    let no_raw = DEFAULT_CAPBND & !(1 << 13);
+    barco(["--cap-drop", "net_raw", "--", "probe", "status", &format!("{no_raw:x}")]).run().ok();
+    barco(["--cap-drop", "all", "--cap-add", "chown", "--", "probe", "status", "1"]).run().ok();
+    barco(["--cap-add", "all", "--", "probe", "status", "1ffffffffff"]).run().ok();
+    barco(["--cap-add", "CAP_FLY", "true"]).run().code(125).error_line("--cap-add: 'CAP_FLY' is not a capability");
+}
+
+#[test]
+fn seccomp_denies_each_call_in_the_kernel() {
+    let out = barco(["probe", "syscalls"]).run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("ioctl TIOCSTI with high bits: errno 1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("x32 getpid: errno 1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("clone3: errno 38\n"), "{}", out.stdout);
+    // The 32-bit ABI is not a way around: the filter kills (SIGSYS, 31).
+    let out = barco(["sh", "-c", "probe int80; echo status $?"]).run().ok();
+    assert_eq!(out.lines().last(), Some(&"status 159"), "{out:#?}");
+    // Without the filter the same calls get the kernel's own answers, so
+    // the EPERMs above are the filter's.
+    let out = barco(["--seccomp", "none", "--", "probe", "syscalls"]).run().code(1);
+    assert!(out.stdout.contains("clone3: errno 22"), "{}", out.stdout);
+    assert!(out.stdout.contains("ioctl TIOCSTI with high bits: errno 25"), "{}", out.stdout);
+    assert!(out.stderr.contains("--seccomp none: the container runs without a seccomp filter"), "{out:#?}");
+}
+
+#[test]
+fn seccomp_program_from_a_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-bpf");
+    std::fs::create_dir_all(&dir).unwrap();
+    // ret ALLOW: a filter that is loaded but denies nothing.
+    let allow = dir.join("allow.bpf");
+    std::fs::write(&allow, [0x06u8, 0, 0, 0, 0, 0, 0xff, 0x7f]).unwrap();
+    let out = barco([
+        "--seccomp-bpf",
+        allow.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared",
+    ]);
+    assert_eq!(out.run().ok().stdout, "Seccomp:\t2\nunshared\n");
+    let bad = dir.join("bad.bpf");
+    std::fs::write(&bad, [1u8, 2, 3]).unwrap();
+    barco(["--seccomp-bpf", bad.to_str().unwrap(), "true"])
+        .run()
+        .code(125)
+        .error_line("bad.bpf': 3 bytes is not a whole number of 8-byte BPF instructions");
+}
+
+#[test]
+fn no_new_privs_by_default_and_on_request_not() {
+    assert_eq!(barco(["grep", "NoNewPrivs", "/proc/self/status"]).run().ok().stdout, "NoNewPrivs:\t1\n");
+    let out = barco([
+        "--allow-new-privileges",
+        "-u",
+        "1000",
+        "--",
+        "grep",
+        "-E",
+        "NoNewPrivs|^Seccomp:",
+        "/proc/self/status",
+    ])
+    .run()
+    .ok();
+    assert_eq!(out.stdout, "NoNewPrivs:\t0\nSeccomp:\t2\n", "the filter still loads, before the uid switch");
+    assert!(out.stderr.contains("--allow-new-privileges"), "{out:#?}");
+}
+
+#[test]
+fn only_stdio_reaches_the_command() {
+    // barco itself inherits descriptor 7 here; the container must not.
+    let out = bare(["-m", rootfs().to_str().unwrap(), "--", "probe", "fds"])
+        .wrapped("sh", &["-c", "exec 7</dev/null; exec \"$0\" \"$@\""])
+        .run();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("fds: open [0, 1, 2, 3]"), "{out:#?}");
+}
+
+#[test]
+fn proc_is_masked_and_partly_read_only() {
+    let out = barco(["--sys", "--", "probe", "proc"]).run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("/proc/sys is read-only"), "{}", out.stdout);
+    assert!(out.stdout.contains("/proc/keys is empty"), "{}", out.stdout);
+    let out = barco(["sh", "-c", "echo 1 > /proc/sys/kernel/hostname || echo refused; ls /sys | wc -l"]).run().ok();
+    assert_eq!(out.lines(), ["refused", "0"], "no /sys without --sys");
+    let out =
+        barco(["--sys", "--", "sh", "-c", "ls /sys/kernel >/dev/null && touch /sys/x 2>&1 || echo refused"]).run();
+    assert!(out.stdout.contains("refused"), "{out:#?}");
+}
+
+#[test]
+fn container_root_cannot_mount_rename_or_nest() {
+    let script = "mount -t tmpfs x /tmp && echo MOUNTED; umount /proc && echo UNMOUNTED; \
+                  hostname other && echo RENAMED; unshare -U true && echo NESTED; echo done";
+    let out = barco(["sh", "-c", script]).run().ok();
+    assert_eq!(out.stdout, "done\n", "{out:#?}");
+}
+
+#[test]
+fn rootfs_with_a_symlinked_mount_target_is_refused() {
+    let r = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/symlink-rootfs");
+    let _ = std::fs::remove_dir_all(&r);
+    std::fs::create_dir_all(r.join("dev")).unwrap();
+    std::os::unix::fs::symlink("/", r.join("proc")).unwrap();
+    bare(["-m", r.to_str().unwrap(), "true"]).run().code(125).error_line("/proc is a symlink");
 }

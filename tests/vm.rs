@@ -103,6 +103,9 @@ const CORE: &[&str] = &[
     "no-leftover-processes",
 ];
 
+const LOCKDOWN: &[&str] =
+    &["lockdown-status", "lockdown-syscalls", "lockdown-int80", "lockdown-fds", "lockdown-proc", "lockdown-no-mount"];
+
 const INIT: &[&str] = &["init-pid-2", "init-status", "init-killed", "init-exe", "init-reaps", "init-sigterm"];
 
 #[test]
@@ -113,6 +116,12 @@ fn core_run_on_cgroup2_from_the_initramfs_root() {
 #[test]
 fn core_run_on_cgroup2_after_pivot_root() {
     assert_all(suite(), "tmpfs", CORE);
+}
+
+#[test]
+fn lockdown_in_the_vm() {
+    assert_all(suite(), "initramfs", LOCKDOWN);
+    assert_all(suite(), "tmpfs", LOCKDOWN);
 }
 
 #[test]

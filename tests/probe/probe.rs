@@ -9,6 +9,17 @@
 //!   the initramfs) can be seen.
 //! - `probe exe`: opens `/proc/1/exe` and `/proc/1/mem`, which must fail
 //!   when PID 1 is barco's non-dumpable `--init` reaper.
+//! - `probe status CAPBND`: CapInh and CapAmb are 0, CapBnd is CAPBND (hex),
+//!   NoNewPrivs is 1 and Seccomp is 2.
+//! - `probe syscalls`: every call barco's seccomp filter denies, through raw
+//!   `syscall` instructions, including a TIOCSTI with high bits set and an
+//!   x32 call, must fail with EPERM (clone3 with ENOSYS). Most are chosen so
+//!   that without the filter the kernel would answer otherwise.
+//! - `probe int80`: a 32-bit `int 0x80` syscall, which the filter answers
+//!   by killing the process (SIGSYS).
+//! - `probe fds`: only descriptors 0, 1 and 2 are open.
+//! - `probe proc`: the masked paths read as empty, and the read-only ones
+//!   are mounted read-only.
 //!
 //! Built by cargo as an example (`cargo test` builds examples), so the tests
 //! find it beside the barco binary, in `examples/probe`.
@@ -21,8 +32,13 @@ fn main() -> ExitCode {
     let held = match args.first().map(String::as_str) {
         Some("escape") => escape(&args[1..]),
         Some("exe") => exe(),
+        Some("status") => status(args.get(1).map_or("", String::as_str)),
+        Some("syscalls") => syscalls(),
+        Some("int80") => int80(),
+        Some("fds") => fds(),
+        Some("proc") => proc_paths(),
         _ => {
-            eprintln!("usage: probe escape PATH... | probe exe");
+            eprintln!("usage: probe escape PATH... | exe | status CAPBND | syscalls | int80 | fds | proc");
             return ExitCode::from(2);
         }
     };
@@ -84,6 +100,178 @@ fn exe() -> bool {
             held = false;
         }
         Err(e) => println!("exe: readlink /proc/1/exe: {e}"),
+    }
+    held
+}
+
+fn status(capbnd: &str) -> bool {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("?").to_string();
+    let want_bnd = format!("{:016x}", u64::from_str_radix(capbnd.trim_start_matches("0x"), 16).unwrap_or(u64::MAX));
+    let mut held = true;
+    for (name, want) in [
+        ("CapInh:", "0000000000000000".to_string()),
+        ("CapAmb:", "0000000000000000".to_string()),
+        ("CapBnd:", want_bnd),
+        ("NoNewPrivs:", "1".to_string()),
+        ("Seccomp:", "2".to_string()),
+    ] {
+        let got = field(name);
+        let ok = got == want;
+        held &= ok;
+        println!("status: {name} {got}{}", if ok { String::new() } else { format!(" (WANTED {want})") });
+    }
+    held
+}
+
+/// A raw x86_64 syscall; returns the result or the negated errno.
+fn raw(nr: u64, a: [u64; 6]) -> i64 {
+    let ret: i64;
+    // SAFETY: a test program probing the kernel; every call below passes
+    // null or bogus pointers the kernel checks, or none at all.
+    unsafe {
+        std::arch::asm!("syscall", inlateout("rax") nr as i64 => ret, in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+            in("r10") a[3], in("r8") a[4], in("r9") a[5], lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+const EPERM: i64 = 1;
+const ENOSYS: i64 = 38;
+
+fn syscalls() -> bool {
+    let devnull = std::fs::File::open("/dev/null").expect("opening /dev/null");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&devnull) as u64;
+    let _ = std::fs::write("/dev/shm/probe-file", b"x");
+    let file = c"/dev/shm/probe-file".as_ptr() as u64;
+    let root = c"/".as_ptr() as u64;
+    let tmpfs = c"tmpfs".as_ptr() as u64;
+    let at_fdcwd = -100i64 as u64;
+    let byte = &0u8 as *const u8 as u64;
+    // (what, number, arguments, the errno the filter must give)
+    let calls: &[(&str, u64, [u64; 6], i64)] = &[
+        ("clone3", 435, [0, 0, 0, 0, 0, 0], ENOSYS),
+        ("ioctl TIOCSTI", 16, [fd, 0x5412, byte, 0, 0, 0], EPERM),
+        ("ioctl TIOCSTI with high bits", 16, [fd, 0x5412 | 1 << 32, byte, 0, 0, 0], EPERM),
+        ("ioctl TIOCLINUX", 16, [fd, 0x541C, byte, 0, 0, 0], EPERM),
+        ("x32 getpid", 39 | 0x4000_0000, [0; 6], EPERM),
+        ("socket AF_ALG", 41, [38, 5, 0, 0, 0, 0], EPERM),
+        ("socket AF_VSOCK with high bits", 41, [40 | 1 << 36, 1, 0, 0, 0, 0], EPERM),
+        ("unshare CLONE_NEWUSER", 272, [0x1000_0000, 0, 0, 0, 0, 0], EPERM),
+        ("unshare CLONE_NEWNET", 272, [0x4000_0000, 0, 0, 0, 0, 0], EPERM),
+        ("setns", 308, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("chmod u+s", 90, [file, 0o4755, 0, 0, 0, 0], EPERM),
+        ("fchmodat g+s", 268, [at_fdcwd, file, 0o2755, 0, 0, 0], EPERM),
+        ("fchmodat2 u+s", 452, [at_fdcwd, file, 0o4755, 0, 0, 0], EPERM),
+        ("keyctl", 250, [0, u64::MAX - 2, 0, 0, 0, 0], EPERM),
+        ("add_key", 248, [0, 0, 0, 0, 0, 0], EPERM),
+        ("request_key", 249, [0, 0, 0, 0, 0, 0], EPERM),
+        ("ptrace", 101, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("perf_event_open", 298, [0, 0, 0, u64::MAX, 0, 0], EPERM),
+        ("userfaultfd", 323, [0xffff, 0, 0, 0, 0, 0], EPERM),
+        ("bpf", 321, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("io_uring_setup", 425, [0, 0, 0, 0, 0, 0], EPERM),
+        ("set_mempolicy", 238, [0, 0, 0, 0, 0, 0], EPERM),
+        ("mbind", 237, [0, 0, 0, 0, 0, 0], EPERM),
+        ("open_tree", 428, [at_fdcwd, root, 0, 0, 0, 0], EPERM),
+        ("fsopen", 430, [tmpfs, 0, 0, 0, 0, 0], EPERM),
+        ("fsconfig", 431, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("fsmount", 432, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("mount_setattr", 442, [u64::MAX, 0, 0, 0, 0, 0], EPERM),
+        ("name_to_handle_at", 303, [at_fdcwd, root, 0, 0, 0, 0], EPERM),
+        ("uselib", 134, [0, 0, 0, 0, 0, 0], EPERM),
+        ("personality ADDR_NO_RANDOMIZE", 135, [0x0040_0000, 0, 0, 0, 0, 0], EPERM),
+        ("kexec_load", 246, [0, 0, 0, 0, 0, 0], EPERM),
+        ("init_module", 175, [0, 0, 0, 0, 0, 0], EPERM),
+        ("reboot", 169, [0, 0, 0, 0, 0, 0], EPERM),
+        ("syslog", 103, [10, 0, 0, 0, 0, 0], EPERM),
+        ("acct", 163, [0, 0, 0, 0, 0, 0], EPERM),
+    ];
+    let mut held = true;
+    for (what, nr, args, want) in calls {
+        let ret = raw(*nr, *args);
+        let ok = ret == -want;
+        held &= ok;
+        println!("syscalls: {what}: {}{}", describe(ret), if ok { "" } else { "  <-- NOT DENIED BY THE FILTER" });
+        if ret >= 0 && *nr == 272 {
+            // unshare worked: nothing more to learn in a new namespace.
+            break;
+        }
+    }
+    held
+}
+
+fn describe(ret: i64) -> String {
+    if (-4095..0).contains(&ret) {
+        format!("errno {}", -ret)
+    } else {
+        format!("returned {ret}")
+    }
+}
+
+fn int80() -> bool {
+    let ret: i64;
+    // SAFETY: i386 getpid (20) through the 32-bit entry point; no memory.
+    unsafe {
+        std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack));
+    }
+    println!("int80: getpid returned {ret}: the 32-bit ABI is reachable");
+    false
+}
+
+fn fds() -> bool {
+    // read_dir holds a descriptor of its own, for the directory: resolve
+    // each entry while it is still open, and leave that one out.
+    let mut open = Vec::new();
+    let mut leaked = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("listing /proc/self/fd").flatten() {
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let target = std::fs::read_link(entry.path()).map(|t| t.display().to_string()).unwrap_or_default();
+        if fd > 2 && !target.ends_with("/fd") {
+            leaked.push(format!("{fd} -> {target}"));
+        }
+        open.push(fd);
+    }
+    open.sort();
+    println!("fds: open {open:?}");
+    for l in &leaked {
+        println!("fds: LEAKED {l}");
+    }
+    leaked.is_empty()
+}
+
+fn proc_paths() -> bool {
+    let mut held = true;
+    for file in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats"] {
+        match std::fs::read(file) {
+            Ok(bytes) if !bytes.is_empty() => {
+                println!("proc: {file} has {} bytes: NOT MASKED", bytes.len());
+                held = false;
+            }
+            Ok(_) => println!("proc: {file} is empty"),
+            Err(e) => println!("proc: {file}: {e}"),
+        }
+    }
+    for dir in ["/proc/acpi", "/proc/scsi", "/sys/firmware"] {
+        match std::fs::read_dir(dir).map(Iterator::count) {
+            Ok(n) if n > 0 => {
+                println!("proc: {dir} has entries: NOT MASKED");
+                held = false;
+            }
+            Ok(_) => println!("proc: {dir} is empty"),
+            Err(e) => println!("proc: {dir}: {e}"),
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for path in ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"] {
+        if !std::path::Path::new(path).exists() {
+            println!("proc: {path}: absent from this kernel");
+            continue;
+        }
+        let line = mounts.lines().rfind(|l| l.split(' ').nth(4) == Some(path));
+        let ro = line.and_then(|l| l.split(' ').nth(5)).is_some_and(|o| o.split(',').any(|f| f == "ro"));
+        held &= ro;
+        println!("proc: {path} {}", if ro { "is read-only" } else { "is NOT read-only" });
     }
     held
 }

@@ -74,7 +74,7 @@ expect ids-and-maps 0 "$(printf '0\n0\n0 10000 2000\n0 10000 2000')" \
     -m $R -- sh -c 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | while read a b c; do echo $a $b $c; done'
 expect uid-1000 0 "$(printf '1000\n1000')" -m $R -u 1000 -- sh -c 'id -u; id -g'
 expect mounts 0 "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero /proc" \
-    -m $R -- sh -c "cut -d' ' -f2 /proc/self/mounts | sort | tr '\n' ' ' | sed 's/ \$//'"
+    -m $R -- sh -c "cut -d' ' -f2 /proc/self/mounts | grep -v '^/proc/' | sort | tr '\n' ' ' | sed 's/ \$//'"
 # TERM=linux is the kernel's, in init's environment, passed on as barco does.
 expect environment 0 "$(printf 'A=1\nHOME=/root\nHOSTNAME=barcontainer\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nTERM=linux')" \
     -m $R -e A=1 -- sh -c 'env | grep -v "^PWD=\|^SHLVL=\|^_=" | sort'
@@ -86,6 +86,14 @@ expect_error not-executable 126 "exec /etc/passwd: Permission denied" -m $R -- /
 expect_error not-found 127 "exec /nonexistent: No such file or directory" -m $R -- /nonexistent
 expect_error bad-rootfs 125 "rootfs '/nope': No such file or directory" -m /nope -- true
 expect confined 0 "escape: confined" -m $R -- sh -c 'probe escape /INITRAMFS-MARKER /barco | grep confined'
+
+# --- lockdown: capabilities, no_new_privs, seccomp, fds, /proc ---------------
+expect lockdown-status 0 held -m $R -- sh -c 'probe status 1c0141cbfeb >/tmp/p && echo held || cat /tmp/p'
+expect lockdown-syscalls 0 held -m $R -- sh -c 'probe syscalls >/tmp/p && echo held || grep NOT /tmp/p'
+expect lockdown-int80 0 159 -m $R -- sh -c 'probe int80 >/dev/null 2>&1; echo $?'
+expect lockdown-fds 0 held -m $R -- sh -c 'probe fds >/tmp/p && echo held || cat /tmp/p'
+expect lockdown-proc 0 held -m $R --sys -- sh -c 'probe proc >/tmp/p && echo held || grep NOT /tmp/p'
+expect lockdown-no-mount 0 done -m $R -- sh -c 'mount -t tmpfs x /tmp 2>/dev/null && echo MOUNTED; umount /proc 2>/dev/null && echo UNMOUNTED; hostname x 2>/dev/null && echo RENAMED; unshare -U true 2>/dev/null && echo NESTED; echo done'
 
 # The seed's own command line, with the initramfs itself as the rootfs.
 out=$(echo 'echo i am a container; hostname; echo $$' | "$B" -u 0 -m / -c /bin/sh -a sh 2>/tmp/err)
