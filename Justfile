@@ -37,6 +37,7 @@ test: lint
 # The QEMU suite alone: barco on a pure cgroup2 kernel, and as PID 1.
 [group('test')]
 vm-test:
+    cargo build --release --examples
     cargo test --release --test vm
 
 # rustfmt and clippy, warnings denied.

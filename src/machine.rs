@@ -119,7 +119,7 @@ fn open_console() {
     if fcntl_getfd(rustix::stdio::stdin()).is_ok() {
         return;
     }
-    let Ok(console) = open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()) else {
+    let Ok(console) = open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty()) else {
         return;
     };
     let _ = dup2_stdin(&console);

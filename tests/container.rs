@@ -592,6 +592,13 @@ fn no_new_privs_by_default_and_on_request_not() {
 }
 
 #[test]
+fn working_directory_and_root_are_inside() {
+    barco(["probe", "roots", "/"]).run().ok();
+    barco(["-w", "/tmp", "--", "probe", "roots", "/tmp"]).run().ok();
+    barco(["--init", "-w", "/tmp", "--", "probe", "roots", "/tmp"]).run().ok();
+}
+
+#[test]
 fn only_stdio_reaches_the_command() {
     // barco itself inherits descriptor 7 here; the container must not.
     let out = bare(["-m", rootfs().to_str().unwrap(), "--", "probe", "fds"])

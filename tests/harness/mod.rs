@@ -22,7 +22,14 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// an example beside barco.
 pub fn probe() -> PathBuf {
     let path = Path::new(BARCO).parent().unwrap().join("examples/probe");
-    assert!(path.exists(), "{} is missing: `cargo test` builds it as an example", path.display());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.rs");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    // `cargo test --test NAME` builds no examples: refuse a stale probe.
+    assert!(
+        modified(&path) >= modified(&source),
+        "{} is missing or older than its source: run `cargo test` (which builds examples) or `cargo build --release --examples`",
+        path.display()
+    );
     path
 }
 
