@@ -36,7 +36,7 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
         Err(failure) => failure,
         Ok(()) if !plan.init => exec_command(plan),
         // --init: the command becomes PID 2; this process stays as PID 1.
-        Ok(()) => match reaper::block_signals().and_then(|()| sys::clone3(0, k::SIGCHLD)) {
+        Ok(()) => match reaper::block_signals().and_then(|()| sys::clone3(0, k::SIGCHLD, None)) {
             Ok(Forked::Child) => exec_command(plan),
             Ok(Forked::Parent { pid, pidfd }) => match lock(plan) {
                 // The command holds its own copy of the channel until its

@@ -39,6 +39,14 @@ Options:
       --seccomp none      run without barco's seccomp filter
       --seccomp-bpf FILE  load this compiled BPF program instead
       --sys               mount a read-only /sys
+      --name NAME         the container's name, for its cgroup
+                          [default: barco's pid]
+      --memory SIZE       memory limit, e.g. 512M [default: 1G]
+      --memory-swap SIZE  swap limit on top of --memory (v2: memory.swap.max)
+      --cpus N.N          CPU time limit, e.g. 1.5 CPUs (cpu.max)
+      --cpu-weight N      CPU weight, 1 to 10000 [default: 256]
+      --pids N            process limit, or max [default: 64]
+      --cgroup none       run without a cgroup (and without limits)
       --init              run a tiny init as the container's PID 1: it runs
                           COMMAND as PID 2, forwards signals to it, reaps
                           zombies and exits with COMMAND's status
@@ -91,6 +99,14 @@ pub struct Args {
     pub no_seccomp: bool,
     pub seccomp_bpf: Option<OsString>,
     pub sys: bool,
+    pub name: Option<String>,
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub cpus: Option<String>,
+    pub cpu_weight: Option<String>,
+    pub pids: Option<String>,
+    /// `--cgroup none`.
+    pub no_cgroup: bool,
     /// Run barco's reaper as PID 1 and the command as PID 2.
     pub init: bool,
     /// What the machine does when barco is its PID 1 and the container ends.
@@ -146,6 +162,16 @@ where
             },
             Long("seccomp-bpf") => a.seccomp_bpf = Some(value(&mut p, "--seccomp-bpf")?),
             Long("sys") => a.sys = true,
+            Long("name") => a.name = Some(text(&mut p, "--name")?),
+            Long("memory") => a.memory = Some(text(&mut p, "--memory")?),
+            Long("memory-swap") => a.memory_swap = Some(text(&mut p, "--memory-swap")?),
+            Long("cpus") => a.cpus = Some(text(&mut p, "--cpus")?),
+            Long("cpu-weight") => a.cpu_weight = Some(text(&mut p, "--cpu-weight")?),
+            Long("pids") => a.pids = Some(text(&mut p, "--pids")?),
+            Long("cgroup") => match value(&mut p, "--cgroup")?.to_str() {
+                Some("none") => a.no_cgroup = true,
+                _ => return Err(Error::usage("--cgroup takes only none (see barco --help)")),
+            },
             Long("init") => a.init = true,
             Long("on-exit") => a.on_exit = Some(on_exit(&value(&mut p, "--on-exit")?)?),
             Short('v') | Long("verbose") => a.verbose = a.verbose.saturating_add(1),
@@ -161,6 +187,11 @@ where
     }
     if a.root.is_none() {
         return Err(Error::usage("missing -m ROOTFS: the container's root filesystem (see barco --help)"));
+    }
+    let limited =
+        a.memory.is_some() || a.memory_swap.is_some() || a.cpus.is_some() || a.cpu_weight.is_some() || a.pids.is_some();
+    if a.no_cgroup && limited {
+        return Err(Error::usage("--cgroup none runs without limits: drop --memory, --cpus, --cpu-weight and --pids"));
     }
     if a.no_seccomp && a.seccomp_bpf.is_some() {
         return Err(Error::usage("--seccomp none and --seccomp-bpf contradict each other"));
@@ -182,6 +213,12 @@ fn value(p: &mut lexopt::Parser, option: &str) -> Result<OsString, Error> {
         Ok(v) if v != "--" => Ok(v),
         _ => Err(Error::usage(format!("missing value for {option} (see barco --help)"))),
     }
+}
+
+/// An option's value as UTF-8 text.
+fn text(p: &mut lexopt::Parser, option: &str) -> Result<String, Error> {
+    let v = value(p, option)?;
+    v.into_string().map_err(|v| Error::usage(format!("{option}: '{}' is not UTF-8", v.to_string_lossy())))
 }
 
 fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
@@ -344,6 +381,8 @@ mod tests {
         assert!(err(&["-m", "r", "--cap-add", "net_rawr"]).contains("--cap-add: 'net_rawr' is not a capability"));
         assert!(err(&["-m", "r", "--cap-drop", "CAP_FOO"]).contains("--cap-drop: 'CAP_FOO' is not a capability"));
         assert!(err(&["-m", "r", "--seccomp", "strict"]).contains("--seccomp takes none or default"));
+        assert!(err(&["-m", "r", "--cgroup", "v1"]).contains("--cgroup takes only none"));
+        assert!(err(&["-m", "r", "--cgroup", "none", "--pids", "5"]).contains("runs without limits"));
         assert!(err(&["-m", "r", "--seccomp", "none", "--seccomp-bpf", "f"]).contains("contradict"));
     }
 }

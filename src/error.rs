@@ -26,6 +26,7 @@ pub enum Stage {
     Usage = 1,
     Channel,
     Signals,
+    Cgroup,
     Clone,
     DeathSignal,
     NotDumpable,
@@ -69,10 +70,11 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 42] = [
+    const ALL: [Stage; 43] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
+        Stage::Cgroup,
         Stage::Clone,
         Stage::DeathSignal,
         Stage::NotDumpable,
@@ -124,6 +126,7 @@ impl Stage {
             Stage::Usage => "",
             Stage::Channel => "parent/child channel",
             Stage::Signals => "blocking signals for forwarding",
+            Stage::Cgroup => "cgroup",
             Stage::Clone => "clone3 into new namespaces",
             Stage::DeathSignal => "setting the parent-death signal",
             Stage::NotDumpable => "making barco's setup process non-dumpable",

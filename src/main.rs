@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod caps;
+mod cgroup;
 mod child;
 mod cli;
 mod error;

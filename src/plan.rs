@@ -7,6 +7,7 @@
 //! barco does not allocate again (see `sys::alloc`).
 
 use crate::caps;
+use crate::cgroup::{self, Cgroup, Hierarchy};
 use crate::cli::{Args, IdRange};
 use crate::error::{Error, Stage};
 use crate::log::warning;
@@ -44,6 +45,9 @@ pub struct Host {
     pub is_init: bool,
     /// barco's `/` is the initramfs's rootfs, where pivot_root fails.
     pub root_is_initramfs: bool,
+    /// The cgroup hierarchy with the controllers barco uses, if any.
+    pub cgroups: Option<Hierarchy>,
+    pub pid: u32,
 }
 
 impl Host {
@@ -53,6 +57,10 @@ impl Host {
             env: std::env::vars_os().collect(),
             is_init: rustix::process::getpid().is_init(),
             root_is_initramfs: root_is_initramfs(),
+            cgroups: cgroup::hierarchy(Path::new("/sys/fs/cgroup"), &|| {
+                std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+            }),
+            pid: rustix::process::getpid().as_raw_nonzero().get() as u32,
         }
     }
 
@@ -117,6 +125,8 @@ pub struct Plan {
     pub seccomp_display: String,
     /// `--sys`: a read-only sysfs on /sys.
     pub mount_sys: bool,
+    /// The container's cgroup, unless `--cgroup none` or the host has none.
+    pub cgroup: Option<Cgroup>,
     /// `--init`: the child stays as the container's PID 1 and reaps.
     pub init: bool,
     /// The supervisor reaps every child, not only the container (PID 1).
@@ -133,6 +143,30 @@ impl Plan {
                 host.euid
             )));
         }
+        let limits = cgroup::limits(&args)?;
+        let name = match &args.name {
+            Some(n) => {
+                cgroup::check_name(n)?;
+                n.clone()
+            }
+            None => host.pid.to_string(),
+        };
+        let asked = args.memory.is_some() || args.cpus.is_some() || args.cpu_weight.is_some() || args.pids.is_some();
+        let cgroup = match &host.cgroups {
+            _ if args.no_cgroup => None,
+            Some(h) => Some(cgroup::plan(h, &name, &limits)),
+            None if asked => {
+                return Err(Error::usage(
+                    "limits were asked for, but this host has no cgroup v2 with the memory, cpu and pids \
+                     controllers, nor v1 hierarchies of them",
+                ))
+            }
+            None => {
+                warning!("no usable cgroups (v2 or v1 memory, cpu, pids): the container runs without limits");
+                None
+            }
+        };
+
         let root_arg = args.root.as_deref().unwrap_or_default();
         let rootfs = resolve_rootfs(root_arg)?;
         let rootfs_display = rootfs.to_string_lossy().into_owned();
@@ -229,6 +263,7 @@ impl Plan {
             seccomp,
             seccomp_display,
             mount_sys: args.sys,
+            cgroup,
             root_switch: if host.root_is_initramfs { RootSwitch::MoveOverInitramfs } else { RootSwitch::Pivot },
             init: args.init,
             reap_orphans: host.is_init,
@@ -393,6 +428,8 @@ mod tests {
             env: vec![("TERM".into(), "xterm".into()), ("FOO".into(), "bar".into())],
             is_init: false,
             root_is_initramfs: false,
+            cgroups: None,
+            pid: 4242,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::error::{Error, Stage};
 use crate::plan::Plan;
 use crate::sys;
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
@@ -205,11 +205,27 @@ pub struct Container {
     pub pidfd: OwnedFd,
 }
 
-/// Clones the container's first process. In the child this never returns:
-/// it runs [`child::run`], which ends in `execve` or `exit_group`.
+/// Clones the container's first process, inside its cgroup from the first
+/// instruction: with `CLONE_INTO_CGROUP` on cgroup v2, or else (v1, or a
+/// kernel older than 5.7) by moving barco into the cgroups for the clone
+/// and back out after it. In the child this never returns: it runs
+/// [`child::run`], which ends in `execve` or `exit_group`.
 pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd), Error> {
     let Channel { parent, child } = chan;
-    match sys::clone3(plan.clone_flags, linux_raw_sys::general::SIGCHLD) {
+    let flags = plan.clone_flags;
+    let exit = linux_raw_sys::general::SIGCHLD;
+    let forked = match &plan.cgroup {
+        None => sys::clone3(flags, exit, None),
+        Some(cg) => match cg.leaf_fd() {
+            // Older kernels refuse the unknown flag with EINVAL.
+            Some(fd) => match sys::clone3(flags, exit, Some(fd.as_fd())) {
+                Err(Errno::INVAL | Errno::TOOBIG) => clone_from_inside(cg, flags, exit)?,
+                other => other,
+            },
+            None => clone_from_inside(cg, flags, exit)?,
+        },
+    };
+    match forked {
         Err(e) => Err(Error::os(Stage::Clone, "", e)),
         Ok(sys::Forked::Child) => {
             // Close the parent's end at once, so that the parent's death is
@@ -222,6 +238,17 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
             Ok((Container { pid, pidfd }, ParentEnd(parent)))
         }
     }
+}
+
+/// barco joins the container's cgroups, clones, and leaves them again: the
+/// child inherits them at birth. Both steps are plain writes of barco's pid.
+fn clone_from_inside(cg: &crate::cgroup::Cgroup, flags: u64, exit: u32) -> Result<Result<sys::Forked, Errno>, Error> {
+    cg.join()?;
+    let forked = sys::clone3(flags, exit, None);
+    if !matches!(forked, Ok(sys::Forked::Child)) {
+        cg.leave();
+    }
+    Ok(forked)
 }
 
 #[cfg(test)]

@@ -26,6 +26,28 @@ const FORWARDED: [u32; 7] = [k::SIGINT, k::SIGTERM, k::SIGHUP, k::SIGQUIT, k::SI
 /// Runs the planned container to its end. Returns the exit status barco
 /// should leave with.
 pub fn run(plan: &'static Plan) -> Result<i32, Error> {
+    // The cgroup first: if it cannot be made, nothing has started yet.
+    if let Some(cg) = &plan.cgroup {
+        info!("initializing cgroups...");
+        cg.create()?;
+    }
+    let outcome = run_in_cgroup(plan);
+    // The cgroup goes last, whatever happened: it may outlive a failure.
+    if let Some(cg) = &plan.cgroup {
+        cg.finish();
+    }
+    if plan.heap_audit {
+        let n = sys::alloc::after_seal();
+        trace!("heap audit: {n} allocations after clone3 in the supervisor");
+        if n > 0 {
+            return Err(Error { stage: Stage::HeapAudit, subject: "in the supervisor".into(), errno: None });
+        }
+    }
+    info!("so long and thanks for all the fish");
+    outcome
+}
+
+fn run_in_cgroup(plan: &'static Plan) -> Result<i32, Error> {
     info!("initializing socket pair...");
     let chan = Channel::new()?;
 
@@ -54,15 +76,6 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     });
     info!("freeing resources...");
     drop(sigfd);
-
-    if plan.heap_audit {
-        let n = sys::alloc::after_seal();
-        trace!("heap audit: {n} allocations after clone3 in the supervisor");
-        if n > 0 {
-            return Err(Error { stage: Stage::HeapAudit, subject: "in the supervisor".into(), errno: None });
-        }
-    }
-    info!("so long and thanks for all the fish");
     outcome
 }
 

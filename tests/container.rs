@@ -637,3 +637,186 @@ fn rootfs_with_a_symlinked_mount_target_is_refused() {
     std::os::unix::fs::symlink("/", r.join("proc")).unwrap();
     bare(["-m", r.to_str().unwrap(), "true"]).run().code(125).error_line("/proc is a symlink");
 }
+
+/// Where barco puts a container's cgroup in hierarchy `controller` on this
+/// (v1 or hybrid) host: under barco's own cgroup there, as barco's is the
+/// test's.
+fn v1_cgroup(controller: &str, name: &str) -> std::path::PathBuf {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let path = own
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.splitn(3, ':').collect();
+            f[1].split(',').any(|c| c == controller).then(|| f[2].trim_start_matches('/').to_string())
+        })
+        .unwrap_or_else(|| panic!("no {controller} hierarchy in {own}"));
+    std::path::Path::new("/sys/fs/cgroup").join(controller).join(path).join("barco").join(name)
+}
+
+fn on_cgroup_v1() -> bool {
+    rustix::fs::statfs("/sys/fs/cgroup/memory").is_ok_and(|s| s.f_type == 0x27e0eb)
+}
+
+#[test]
+fn cgroup_limits_are_in_place_while_the_container_runs() {
+    assert!(on_cgroup_v1(), "the host tests expect a v1 or hybrid host; the VM suite covers cgroup v2");
+    let args = ["--name", "limits-test", "--memory", "64M", "--pids", "20", "--cpu-weight", "100", "--cpus", "0.5"];
+    let mut child = barco(args.iter().copied().chain(["--", "sh", "-c", "echo ready; exec sleep 1000"])).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let read =
+        |c: &str, f: &str| std::fs::read_to_string(v1_cgroup(c, "limits-test").join(f)).unwrap().trim().to_string();
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read("pids", "pids.max"), "20");
+    assert_eq!(read("cpu", "cpu.shares"), "2597");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    let container = children(child.id())[0];
+    assert_eq!(read("pids", "cgroup.procs"), container.to_string());
+    kill(container, Signal::KILL);
+    finish(child).code(137);
+    for c in ["memory", "cpu", "pids"] {
+        assert!(!v1_cgroup(c, "limits-test").exists(), "{c} cgroup left behind");
+    }
+}
+
+#[test]
+fn default_limits_are_the_seeds() {
+    let mut child = barco(["--name", "defaults-test", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let read =
+        |c: &str, f: &str| std::fs::read_to_string(v1_cgroup(c, "defaults-test").join(f)).unwrap().trim().to_string();
+    assert_eq!(read("memory", "memory.limit_in_bytes"), (1u64 << 30).to_string());
+    assert_eq!(read("pids", "pids.max"), "64");
+    assert_eq!(read("cpu", "cpu.shares"), "6687", "cpu.weight 256");
+    kill(children(child.id())[0], Signal::KILL);
+    finish(child).code(137);
+}
+
+#[test]
+fn the_child_is_in_its_cgroup_from_its_first_instruction() {
+    // The cgroup namespace is rooted where the child was at clone(): "/"
+    // inside, while the host sees it in barco/NAME, means it was born there.
+    let mut child =
+        barco(["--name", "first-test", "--", "sh", "-c", "cat /proc/self/cgroup; echo ready; exec sleep 1000"]).spawn();
+    let mut inside = Vec::new();
+    loop {
+        let line = read_line(&mut child);
+        if line == "ready" {
+            break;
+        }
+        inside.push(line);
+    }
+    let container = children(child.id())[0];
+    let outside = std::fs::read_to_string(format!("/proc/{container}/cgroup")).unwrap();
+    for c in ["memory", "pids", "cpu"] {
+        let pick = |text: &str| -> String {
+            text.lines()
+                .find(|l| l.split(':').nth(1).is_some_and(|list| list.split(',').any(|x| x == c)))
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(pick(&inside.join("\n")), "/", "{c}: {inside:?}");
+        assert!(pick(&outside).ends_with("/barco/first-test"), "{c}: {outside}");
+    }
+    kill(container, Signal::KILL);
+    finish(child).code(137);
+}
+
+#[test]
+fn out_of_memory_is_reported_and_exits_137() {
+    let out = barco(["--memory", "32M", "--", "sh", "-c", "exec tail -c 100000000 /dev/zero"]).run().code(137);
+    assert!(out.stderr.contains("barco: the container ran out of memory (--memory 32M)"), "{out:#?}");
+}
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit() {
+    // Every process of the bomb forks two more; pids.max stops it, and the
+    // container's PID 1 ends it all after a while.
+    let script = "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; kill -9 -1; echo survived";
+    let out = barco(["--pids", "16", "--", "sh", "-c", script]).run().ok();
+    assert_eq!(out.stdout, "survived\n");
+    assert!(out.stderr.contains("barco: the container hit its process limit (--pids 16)"), "{out:#?}");
+}
+
+#[test]
+fn twenty_concurrent_containers_each_get_their_own_cgroup() {
+    let runs: Vec<_> = (0..20).map(|_| barco(["sh", "-c", "echo ready; sleep 0.5"]).spawn()).collect();
+    let mut runs: Vec<_> = runs
+        .into_iter()
+        .map(|mut c| {
+            assert_eq!(read_line(&mut c), "ready");
+            c
+        })
+        .collect();
+    let names: BTreeSet<String> = runs.iter().map(|c| c.id().to_string()).collect();
+    for name in &names {
+        assert!(v1_cgroup("pids", name).exists(), "no cgroup for barco {name}");
+    }
+    for c in runs.drain(..) {
+        finish(c).ok();
+    }
+    for name in &names {
+        assert!(!v1_cgroup("pids", name).exists(), "cgroup {name} left behind");
+    }
+}
+
+#[test]
+fn after_sigkill_of_barco_the_next_start_cleans_up() {
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let stale = v1_cgroup("pids", &child.id().to_string());
+    let container = children(child.id())[0];
+    kill(child.id(), Signal::KILL);
+    child.wait().unwrap();
+    eventually("the container to die with barco", || !alive(container));
+    assert!(stale.exists(), "SIGKILL leaves the cgroup behind");
+    barco(["true"]).run().ok();
+    assert!(!stale.exists(), "the next barco did not remove {}", stale.display());
+}
+
+#[test]
+fn cgroup_errors_and_choices() {
+    barco(["--memory", "lots", "true"]).run().code(125).error_line("--memory: 'lots' is not a size");
+    barco(["--cpus", "0", "true"]).run().code(125).error_line("--cpus: '0' is not a number of CPUs");
+    barco(["--cpu-weight", "0", "true"])
+        .run()
+        .code(125)
+        .error_line("--cpu-weight: '0' is not a number from 1 to 10000");
+    barco(["--pids", "-3", "true"]).run().code(125).error_line("--pids: '-3' is not a number");
+    barco(["--name", "a/b", "true"]).run().code(125).error_line("--name 'a/b'");
+    // --cgroup none: no cgroup at all, so barco's own is the container's.
+    let out =
+        barco(["--cgroup", "none", "--name", "no-cgroup", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    let mut out = out;
+    assert_eq!(read_line(&mut out), "ready");
+    assert!(!v1_cgroup("pids", "no-cgroup").exists());
+    kill(children(out.id())[0], Signal::KILL);
+    finish(out).code(137);
+    // A name in use is refused while the first container runs.
+    let mut first = barco(["--name", "twice", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut first), "ready");
+    barco(["--name", "twice", "true"]).run().code(125).error_line("a container named 'twice' is running");
+    kill(children(first.id())[0], Signal::KILL);
+    finish(first).code(137);
+}
+
+#[test]
+fn a_host_without_cgroups() {
+    // An empty /sys/fs/cgroup in a mount namespace of its own.
+    let r = rootfs().to_str().unwrap().to_string();
+    let wrap = |extra: &[&str]| {
+        let mut args = vec!["-m", r.as_str()];
+        args.extend_from_slice(extra);
+        args.push("true");
+        bare(args).wrapped(
+            "unshare",
+            &["-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs none /sys/fs/cgroup && exec \"$0\" \"$@\""],
+        )
+    };
+    let out = wrap(&[]).run().ok();
+    assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
+    assert!(out.stderr.contains("WARN") && out.stderr.contains("runs without limits"), "{out:#?}");
+    wrap(&["--memory", "1G"]).run().code(125).error_line("limits were asked for, but this host has no cgroup");
+}

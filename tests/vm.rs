@@ -106,6 +106,18 @@ const CORE: &[&str] = &[
 const LOCKDOWN: &[&str] =
     &["lockdown-status", "lockdown-syscalls", "lockdown-int80", "lockdown-fds", "lockdown-proc", "lockdown-no-mount"];
 
+const CGROUP: &[&str] = &[
+    "cgroup-limits",
+    "cgroup-born-inside",
+    "cgroup-removed",
+    "cgroup-seed-defaults",
+    "cgroup-oom",
+    "cgroup-fork-bomb",
+    "cgroup-concurrent",
+    "cgroup-stale-removed",
+    "cgroup-from-a-busy-cgroup",
+];
+
 const INIT: &[&str] = &["init-pid-2", "init-status", "init-killed", "init-exe", "init-reaps", "init-sigterm"];
 
 #[test]
@@ -122,6 +134,12 @@ fn core_run_on_cgroup2_after_pivot_root() {
 fn lockdown_in_the_vm() {
     assert_all(suite(), "initramfs", LOCKDOWN);
     assert_all(suite(), "tmpfs", LOCKDOWN);
+}
+
+#[test]
+fn cgroup_v2_limits_in_the_vm() {
+    assert_all(suite(), "initramfs", CGROUP);
+    assert_all(suite(), "tmpfs", CGROUP);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod arch;
 
 use core::ffi::{c_char, CStr};
 use linux_raw_sys::general as k;
-use rustix::fd::{FromRawFd, OwnedFd, RawFd};
+use rustix::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 
 /// Turns a raw syscall return value into a `Result`, the kernel's way:
@@ -37,15 +37,17 @@ pub enum Forked {
 /// `CLONE_PIDFD` is always set so the parent gets a pidfd it can poll and
 /// signal without pid-reuse races.
 ///
-/// barco uses it twice: for the container's first process (new namespaces),
-/// and, with `--init`, for the command under barco's reaper (flags 0).
+/// barco uses it twice: for the container's first process (new namespaces,
+/// and with `cgroup`, `CLONE_INTO_CGROUP` that cgroup directory), and, with
+/// `--init`, for the command under barco's reaper (flags 0).
 ///
 /// # References
 /// - [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html)
-pub fn clone3(flags: u64, exit_signal: u32) -> Result<Forked, Errno> {
+pub fn clone3(flags: u64, exit_signal: u32, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errno> {
     let mut pidfd: i32 = -1;
+    let into_cgroup = if cgroup.is_some() { k::CLONE_INTO_CGROUP } else { 0 };
     let mut args = k::clone_args {
-        flags: flags | u64::from(k::CLONE_PIDFD),
+        flags: flags | u64::from(k::CLONE_PIDFD) | into_cgroup,
         pidfd: &mut pidfd as *mut i32 as u64,
         child_tid: 0,
         parent_tid: 0,
@@ -55,7 +57,7 @@ pub fn clone3(flags: u64, exit_signal: u32) -> Result<Forked, Errno> {
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
-        cgroup: 0,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
     };
     // SAFETY: `args` is a valid, fully initialised clone_args of the size we
     // pass; it and `pidfd` outlive the call. Without CLONE_VM the child gets

@@ -139,6 +139,65 @@ wait $bp
 status=$?
 [ $status = 143 ] && pass init-sigterm || fail init-sigterm "status $status"
 
+# --- cgroup v2 -----------------------------------------------------------------
+"$B" -m $R --name lim --memory 64M --pids 20 --cpu-weight 100 --cpus 0.5 -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
+bp=$!
+for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
+G=/sys/fs/cgroup/barco/lim
+got="$(cat $G/memory.max) $(cat $G/pids.max) $(cat $G/cpu.weight) $(cat $G/cpu.max)"
+c=$(child_of $bp)
+seen=$(cat /proc/$c/cgroup)
+kill -KILL $c
+wait $bp
+[ "$got" = "67108864 20 100 50000 100000" ] && pass cgroup-limits || fail cgroup-limits "$got"
+# Inside, the same process sees 0::/ (cgroup-namespace above): its
+# namespace was rooted in barco/lim when it was cloned.
+[ "$seen" = "0::/barco/lim" ] && pass cgroup-born-inside || fail cgroup-born-inside "$seen"
+[ ! -e $G ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-removed || fail cgroup-removed "$(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
+
+"$B" -m $R --name dflt -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
+bp=$!
+for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
+got="$(cat /sys/fs/cgroup/barco/dflt/memory.max) $(cat /sys/fs/cgroup/barco/dflt/pids.max) $(cat /sys/fs/cgroup/barco/dflt/cpu.weight)"
+kill -KILL $(child_of $bp)
+wait $bp
+[ "$got" = "1073741824 64 256" ] && pass cgroup-seed-defaults || fail cgroup-seed-defaults "$got"
+
+out=$("$B" -m $R --memory 32M -- sh -c 'exec tail -c 100000000 /dev/zero' 2>&1)
+status=$?
+[ $status = 137 ] && echo "$out" | grep -q "ran out of memory (--memory 32M)" && pass cgroup-oom || fail cgroup-oom "status $status: $out"
+
+out=$("$B" -m $R --pids 16 -- sh -c 'bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; kill -9 -1; echo survived' 2>&1)
+echo "$out" | grep -q survived && echo "$out" | grep -q "hit its process limit (--pids 16)" \
+    && pass cgroup-fork-bomb || fail cgroup-fork-bomb "$(echo "$out" | tr '\n' '|')"
+
+pids=""
+for i in $(seq 10); do
+    "$B" -m $R -- sh -c 'sleep 0.5' &
+    pids="$pids $!"
+done
+failed=0
+for p in $pids; do wait $p || failed=$((failed + 1)); done
+[ $failed = 0 ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-concurrent || fail cgroup-concurrent "$failed failed; $(ls /sys/fs/cgroup/barco 2>&1)"
+
+"$B" -m $R -- sleep 1000 &
+bp=$!
+wait_comm $(child_of $bp) sleep
+kill -KILL $bp
+wait $bp
+for _ in $(seq 100); do [ -z "$(cat /sys/fs/cgroup/barco/$bp/cgroup.procs 2>/dev/null)" ] && break; sleep 0.05; done
+left=$([ -d /sys/fs/cgroup/barco/$bp ] && echo yes)
+"$B" -m $R -- true
+[ "$left" = yes ] && [ ! -e /sys/fs/cgroup/barco/$bp ] && pass cgroup-stale-removed || fail cgroup-stale-removed "left=$left; $(ls /sys/fs/cgroup/barco 2>&1)"
+
+# barco started from a cgroup that has processes (no internal processes
+# allowed there): its containers still get their cgroups under the root.
+mkdir -p /sys/fs/cgroup/busy
+echo $$ > /sys/fs/cgroup/busy/cgroup.procs
+expect cgroup-from-a-busy-cgroup 0 "0::/" -m $R -- cat /proc/self/cgroup
+echo $$ > /sys/fs/cgroup/cgroup.procs
+rmdir /sys/fs/cgroup/busy
+
 # --- a rootfs on a read-only filesystem ---------------------------------------
 mkdir -p /ro
 mount -t tmpfs -o size=64m tmpfs /ro

@@ -1,0 +1,621 @@
+//! cgroups: limits on the container from its first instruction, on cgroup
+//! v2 and on v1 (and hybrid) hosts, and nothing left behind.
+//!
+//! - **Planning** ([`plan`]) finds the hierarchy (statfs of
+//!   `/sys/fs/cgroup`), names the container's cgroup (`--name`, or barco's
+//!   pid), and turns the limits into C strings: the directories, every file
+//!   write, the files to read at the end.
+//!   - v2: `/sys/fs/cgroup/barco/<name>`. The root cgroup is exempt from the
+//!     no-internal-processes rule, so enabling controllers there always
+//!     works, wherever barco itself sits (nsjail #65, #196).
+//!   - v1: `<controller>/<barco's own cgroup>/barco/<name>` in the memory,
+//!     cpu and pids hierarchies: v1 has no such rule, and nesting keeps any
+//!     limit barco itself is under.
+//! - **Before the clone** ([`Cgroup::create`], allowed to allocate):
+//!   remove stale cgroups of dead barcos, create ours, write the limits.
+//! - **The clone**: on v2, `clone3(CLONE_INTO_CGROUP)` with the cgroup's
+//!   directory fd puts the child there before its first instruction. On v1,
+//!   or a v2 kernel without that flag, barco moves itself into the cgroups
+//!   for the clone and back out after it ([`Cgroup::join`],
+//!   [`Cgroup::leave`]): the child is born inside all the same. Either way
+//!   its cgroup namespace is rooted at its cgroup, which the tests check.
+//! - **After the container** ([`Cgroup::finish`], no heap): report an OOM
+//!   kill or refused forks, kill what is left, remove the directories.
+
+use crate::cli::Args;
+use crate::error::{strerror, Error, Stage};
+use crate::log::{debug, info, warning};
+use rustix::fd::OwnedFd;
+use rustix::fs::{mkdir, open, openat, statfs, Mode, OFlags, CWD};
+use rustix::io::{read, write, Errno};
+use std::ffi::{CStr, CString};
+use std::path::{Path, PathBuf};
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+/// The seed's limits.
+pub const DEFAULT_MEMORY: u64 = 1 << 30;
+pub const DEFAULT_CPU_WEIGHT: u64 = 256;
+pub const DEFAULT_PIDS: u64 = 64;
+/// cpu.max's period, in microseconds (the kernel's default).
+const CPU_PERIOD: u64 = 100_000;
+
+/// A limit of "max" is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    /// Swap on top of memory (v2's memory.swap.max); unset if `None`.
+    pub swap: Option<Option<u64>>,
+    /// cpu.max's quota per [`CPU_PERIOD`], if `--cpus` was given.
+    pub cpu_quota: Option<u64>,
+    pub cpu_weight: u64,
+    pub pids: Option<u64>,
+}
+
+/// Which cgroup hierarchy the host has, with what barco needs of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hierarchy {
+    V2 {
+        root: PathBuf,
+    },
+    /// Mount points of the memory, cpu and pids hierarchies, and barco's
+    /// own cgroup in each.
+    V1 {
+        memory: (PathBuf, String),
+        cpu: (PathBuf, String),
+        pids: (PathBuf, String),
+    },
+}
+
+/// Everything the supervisor does to the container's cgroup, as C strings
+/// made while planning.
+pub struct Cgroup {
+    pub name: String,
+    pub v2: bool,
+    /// Directories to create, parents first; `leaves` are the container's.
+    dirs: Vec<CString>,
+    leaves: Vec<CString>,
+    /// Parents shared by containers: removed at the end if empty.
+    parents: Vec<CString>,
+    /// (file, value) writes, in order.
+    writes: Vec<(CString, CString)>,
+    /// `cgroup.procs` of each leaf, for barco to join around the clone.
+    join: Vec<CString>,
+    /// barco's own `cgroup.procs` in each hierarchy, to leave to.
+    home: Vec<CString>,
+    /// (file, key): counters read at the end: OOM kills, refused forks.
+    oom_events: (CString, &'static str),
+    pids_events: (CString, &'static str),
+    /// cgroup.kill (v2, Linux 5.14+), else the leaves' cgroup.procs.
+    kill: CString,
+    memory_display: String,
+    pids_display: String,
+    /// Stale siblings are looked for here: the `barco` parents.
+    barco_dirs: Vec<PathBuf>,
+}
+
+/// Parses a size: digits with an optional K, M, G or T (powers of 1024,
+/// an optional trailing B or iB), or `max`.
+pub fn parse_size(s: &str) -> Option<Option<u64>> {
+    if s == "max" {
+        return Some(None);
+    }
+    let lower = s.to_ascii_lowercase();
+    let t = lower.strip_suffix("ib").or_else(|| lower.strip_suffix('b')).unwrap_or(&lower);
+    let (digits, shift) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 10),
+        'm' => (&t[..t.len() - 1], 20),
+        'g' => (&t[..t.len() - 1], 30),
+        't' => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift).map(Some)
+}
+
+/// `--cpus 1.5` as cpu.max's quota per 100 ms period.
+fn parse_cpus(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() && frac.is_empty() || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = format!("{frac:0<5}");
+    if frac.len() > 5 && frac[5..].bytes().any(|b| b != b'0') {
+        return None; // finer than a microsecond per period
+    }
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    whole.checked_mul(CPU_PERIOD)?.checked_add(frac[..5].parse::<u64>().ok()?)
+}
+
+/// v1's cpu.shares for a v2 cpu.weight (runc's conversion, inverted).
+pub fn weight_to_shares(weight: u64) -> u64 {
+    2 + (weight - 1) * 262_142 / 9_999
+}
+
+/// The limits asked for, checked as the kernel would.
+pub fn limits(a: &Args) -> Result<Limits, Error> {
+    let size = |v: &Option<String>, option: &str| -> Result<Option<Option<u64>>, Error> {
+        match v {
+            None => Ok(None),
+            Some(s) => match parse_size(s) {
+                Some(Some(0)) | None => Err(Error::usage(format!(
+                    "{option}: '{s}' is not a size such as 512M, 1G or max (K, M, G, T are powers of 1024)"
+                ))),
+                Some(n) => Ok(Some(n)),
+            },
+        }
+    };
+    let memory = size(&a.memory, "--memory")?.unwrap_or(Some(DEFAULT_MEMORY));
+    let swap = size(&a.memory_swap, "--memory-swap")?;
+    let cpu_quota = match &a.cpus {
+        None => None,
+        Some(s) => match parse_cpus(s) {
+            // The kernel's smallest quota is 1 ms (kernel/sched/core.c).
+            Some(q) if q >= 1000 => Some(q),
+            _ => return Err(Error::usage(format!("--cpus: '{s}' is not a number of CPUs from 0.01 up, such as 1.5"))),
+        },
+    };
+    let cpu_weight = match &a.cpu_weight {
+        None => DEFAULT_CPU_WEIGHT,
+        Some(s) => match s.parse() {
+            Ok(w @ 1..=10_000) => w,
+            _ => return Err(Error::usage(format!("--cpu-weight: '{s}' is not a number from 1 to 10000"))),
+        },
+    };
+    let pids = match a.pids.as_deref() {
+        None => Some(DEFAULT_PIDS),
+        Some("max") => None,
+        Some(s) => match s.parse() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => return Err(Error::usage(format!("--pids: '{s}' is not a number from 1 up, or max"))),
+        },
+    };
+    Ok(Limits { memory, swap, cpu_quota, cpu_weight, pids })
+}
+
+/// A container name: what `--name` may be, and what the cgroup is called.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")))
+    }
+}
+
+/// Finds the host's hierarchy under `mount` (normally `/sys/fs/cgroup`):
+/// cgroup2 with the memory, cpu and pids controllers, or else the v1
+/// hierarchies; `own` reads `/proc/self/cgroup`, which only v1 needs.
+pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
+    let magic = |p: &Path| statfs(p).map(|s| s.f_type).unwrap_or(0);
+    let has_controllers = |dir: &Path| {
+        std::fs::read_to_string(dir.join("cgroup.controllers")).is_ok_and(|c| {
+            let c: Vec<&str> = c.split_whitespace().collect();
+            ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
+        })
+    };
+    if magic(mount) == CGROUP2_SUPER_MAGIC {
+        return has_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf() });
+    }
+    let own = own();
+    let v1 = |controller: &str| -> Option<(PathBuf, String)> {
+        let dir = mount.join(controller);
+        if magic(&dir) != CGROUP_SUPER_MAGIC {
+            return None;
+        }
+        // "4:memory:/some/path" or "1:cpu,cpuacct:/path"
+        let path = own.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, list, path) = (f.next()?, f.next()?, f.next()?);
+            list.split(',').any(|c| c == controller).then(|| path.trim_start_matches('/').to_string())
+        })?;
+        Some((dir, path))
+    };
+    match (v1("memory"), v1("cpu"), v1("pids")) {
+        (Some(memory), Some(cpu), Some(pids)) => Some(Hierarchy::V1 { memory, cpu, pids }),
+        _ => None,
+    }
+}
+
+fn c(p: impl AsRef<Path>) -> CString {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_ref().as_os_str().as_bytes()).unwrap_or_default()
+}
+
+fn value(s: impl Into<Vec<u8>>) -> CString {
+    CString::new(s).unwrap_or_default()
+}
+
+/// The whole plan of the container's cgroup.
+pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
+    let max = |v: Option<u64>| v.map_or("max".to_string(), |n| n.to_string());
+    let memory_display = l.memory.map_or("max".into(), |m| format!("--memory {}", human(m)));
+    let pids_display = l.pids.map_or("max".into(), |p| format!("--pids {p}"));
+    match h {
+        Hierarchy::V2 { root } => {
+            let parent = root.join("barco");
+            let leaf = parent.join(name);
+            let mut writes = vec![
+                (c(root.join("cgroup.subtree_control")), value("+memory +cpu +pids")),
+                (c(parent.join("cgroup.subtree_control")), value("+memory +cpu +pids")),
+                (c(leaf.join("memory.max")), value(max(l.memory))),
+                (c(leaf.join("cpu.weight")), value(l.cpu_weight.to_string())),
+                (c(leaf.join("pids.max")), value(max(l.pids))),
+            ];
+            if let Some(swap) = l.swap {
+                writes.push((c(leaf.join("memory.swap.max")), value(max(swap))));
+            }
+            if let Some(q) = l.cpu_quota {
+                writes.push((c(leaf.join("cpu.max")), value(format!("{q} {CPU_PERIOD}"))));
+            }
+            Cgroup {
+                name: name.into(),
+                v2: true,
+                dirs: vec![c(&parent), c(&leaf)],
+                leaves: vec![c(&leaf)],
+                parents: vec![c(&parent)],
+                writes,
+                join: vec![c(leaf.join("cgroup.procs"))],
+                home: vec![c(root.join("cgroup.procs"))],
+                oom_events: (c(leaf.join("memory.events")), "oom_kill"),
+                pids_events: (c(leaf.join("pids.events")), "max"),
+                kill: c(leaf.join("cgroup.kill")),
+                memory_display,
+                pids_display,
+                barco_dirs: vec![parent],
+            }
+        }
+        Hierarchy::V1 { memory, cpu, pids } => {
+            let at = |(mount, own): &(PathBuf, String)| {
+                let home = if own.is_empty() { mount.clone() } else { mount.join(own) };
+                let parent = home.join("barco");
+                (home, parent.clone(), parent.join(name))
+            };
+            let (m, cp, p) = (at(memory), at(cpu), at(pids));
+            let mut writes = vec![
+                (c(m.2.join("memory.limit_in_bytes")), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
+                (c(cp.2.join("cpu.shares")), value(weight_to_shares(l.cpu_weight).to_string())),
+                (c(p.2.join("pids.max")), value(max(l.pids))),
+            ];
+            if let (Some(swap), Some(mem)) = (l.swap, l.memory) {
+                // v1 limits memory+swap together.
+                let total = swap.map_or("-1".into(), |s| (mem.saturating_add(s)).to_string());
+                writes.push((c(m.2.join("memory.memsw.limit_in_bytes")), value(total)));
+            }
+            if let Some(q) = l.cpu_quota {
+                writes.push((c(cp.2.join("cpu.cfs_period_us")), value(CPU_PERIOD.to_string())));
+                writes.push((c(cp.2.join("cpu.cfs_quota_us")), value(q.to_string())));
+            }
+            let all = [&m, &cp, &p];
+            Cgroup {
+                name: name.into(),
+                v2: false,
+                dirs: all.iter().flat_map(|x| [c(&x.1), c(&x.2)]).collect(),
+                leaves: all.iter().map(|x| c(&x.2)).collect(),
+                parents: all.iter().map(|x| c(&x.1)).collect(),
+                writes,
+                join: all.iter().map(|x| c(x.2.join("cgroup.procs"))).collect(),
+                home: all.iter().map(|x| c(x.0.join("cgroup.procs"))).collect(),
+                oom_events: (c(m.2.join("memory.oom_control")), "oom_kill"),
+                pids_events: (c(p.2.join("pids.events")), "max"),
+                kill: c(p.2.join("cgroup.procs")),
+                memory_display,
+                pids_display,
+                barco_dirs: all.iter().map(|x| x.1.clone()).collect(),
+            }
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Writes `text` to a cgroup file in one write(2).
+fn put(path: &CStr, text: &[u8]) -> Result<(), Errno> {
+    let fd = open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    loop {
+        match write(&fd, text) {
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// This process's pid as decimal text, on the stack.
+fn pid_text(buf: &mut [u8; 12]) -> &[u8] {
+    let mut n = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+impl Cgroup {
+    fn error(&self, path: &CStr, e: Errno) -> Error {
+        Error::os(Stage::Cgroup, path.to_string_lossy().into_owned(), e)
+    }
+
+    /// Removes stale cgroups, creates the container's, and writes its
+    /// limits. Runs before the clone.
+    pub fn create(&self) -> Result<(), Error> {
+        self.remove_stale();
+        // Another barco removes the shared parent when it leaves it empty,
+        // perhaps between our mkdir of it and of our leaf: start over then.
+        let mut tries = 0;
+        let mut made = vec![false; self.dirs.len()];
+        'again: loop {
+            for (i, dir) in self.dirs.iter().enumerate() {
+                match mkdir(dir.as_c_str(), Mode::from_raw_mode(0o755)) {
+                    Ok(()) => made[i] = true,
+                    Err(Errno::EXIST) if made[i] || !self.leaves.contains(dir) => {}
+                    Err(Errno::EXIST) => {
+                        return Err(Error::usage(format!(
+                            "a container named '{}' is running (its cgroup {} exists); choose another --name",
+                            self.name,
+                            dir.to_string_lossy()
+                        )))
+                    }
+                    Err(Errno::NOENT) if tries < 100 => {
+                        tries += 1;
+                        continue 'again;
+                    }
+                    Err(e) => return Err(self.error(dir, e)),
+                }
+            }
+            break;
+        }
+        for (file, text) in &self.writes {
+            let name = file.to_string_lossy();
+            info!("setting {} to {}...", name.rsplit('/').next().unwrap_or(&name), text.to_string_lossy());
+            if let Err(e) = put(file, text.as_bytes()) {
+                self.remove();
+                return Err(self.error(file, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Cgroups named after a barco pid that no longer runs are left by a
+    /// SIGKILLed barco: remove them (rmdir only succeeds when empty).
+    fn remove_stale(&self) {
+        for parent in &self.barco_dirs {
+            let Ok(entries) = std::fs::read_dir(parent) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+                if !Path::new(&format!("/proc/{pid}")).exists() && e.path().is_dir() {
+                    match std::fs::remove_dir(e.path()) {
+                        Ok(()) => debug!("removed the stale cgroup {}", e.path().display()),
+                        Err(err) => debug!("stale cgroup {}: {err}", e.path().display()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// An `O_PATH` descriptor of the v2 leaf, for `CLONE_INTO_CGROUP`.
+    pub fn leaf_fd(&self) -> Option<OwnedFd> {
+        if !self.v2 {
+            return None;
+        }
+        openat(CWD, self.leaves[0].as_c_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
+    }
+
+    /// Moves barco itself into the container's cgroups, so that a child
+    /// cloned now starts there. No heap.
+    pub fn join(&self) -> Result<(), Error> {
+        let mut buf = [0u8; 12];
+        let pid = pid_text(&mut buf);
+        for procs in &self.join {
+            put(procs, pid).map_err(|e| self.error(procs, e))?;
+        }
+        Ok(())
+    }
+
+    /// Moves barco back to where it was. No heap.
+    pub fn leave(&self) {
+        let mut buf = [0u8; 12];
+        let pid = pid_text(&mut buf);
+        for procs in &self.home {
+            if let Err(e) = put(procs, pid) {
+                warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
+            }
+        }
+    }
+
+    /// After the container: reports an OOM kill or refused forks, kills
+    /// what is left, and removes the cgroups. Returns whether the kernel
+    /// OOM-killed something. No heap.
+    pub fn finish(&self) -> bool {
+        let oom = counter(&self.oom_events.0, self.oom_events.1).unwrap_or(0);
+        if oom > 0 {
+            crate::log::line(format_args!(
+                "barco: the container ran out of memory ({}): the kernel killed {oom} process{}",
+                self.memory_display,
+                if oom == 1 { "" } else { "es" }
+            ));
+        }
+        let refused = counter(&self.pids_events.0, self.pids_events.1).unwrap_or(0);
+        if refused > 0 {
+            crate::log::line(format_args!(
+                "barco: the container hit its process limit ({}): {refused} fork{} refused",
+                self.pids_display,
+                if refused == 1 { " was" } else { "s were" }
+            ));
+        }
+        self.remove();
+        oom > 0
+    }
+
+    /// Kills whatever is left and removes the directories, leaves first.
+    fn remove(&self) {
+        if self.v2 && put(&self.kill, b"1").is_err() {
+            kill_listed(&self.join[0]);
+        } else if !self.v2 {
+            kill_listed(&self.kill);
+        }
+        for leaf in &self.leaves {
+            // Killed processes take a moment to leave the cgroup.
+            for _ in 0..2000 {
+                match rustix::fs::unlinkat(CWD, leaf.as_c_str(), rustix::fs::AtFlags::REMOVEDIR) {
+                    Err(Errno::BUSY) => {
+                        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 500_000 });
+                    }
+                    Ok(()) | Err(Errno::NOENT) => break,
+                    Err(e) => {
+                        warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(e));
+                        break;
+                    }
+                }
+            }
+        }
+        for parent in &self.parents {
+            // Shared with other containers: goes only when empty.
+            let _ = rustix::fs::unlinkat(CWD, parent.as_c_str(), rustix::fs::AtFlags::REMOVEDIR);
+        }
+    }
+}
+
+/// SIGKILLs every pid listed in a `cgroup.procs` file. No heap.
+fn kill_listed(procs: &CStr) {
+    let Ok(fd) = open(procs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else { return };
+    let mut buf = [0u8; 4096];
+    let n = read(&fd, &mut buf).unwrap_or(0);
+    for word in buf[..n].split(|&b| b == b'\n') {
+        if let Some(pid) = parse_u64(word) {
+            let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
+        }
+    }
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// The number after `key ` in a flat-keyed cgroup file. No heap.
+fn counter(file: &CStr, key: &str) -> Option<u64> {
+    let fd = open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = read(&fd, &mut buf).ok()?;
+    buf[..n].split(|&b| b == b'\n').find_map(|line| {
+        let rest = line.strip_prefix(key.as_bytes())?.strip_prefix(b" ")?;
+        parse_u64(rest)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Some(Some(1 << 30)));
+        assert_eq!(parse_size("512m"), Some(Some(512 << 20)));
+        assert_eq!(parse_size("64KiB"), Some(Some(64 << 10)));
+        assert_eq!(parse_size("2tb"), Some(Some(2 << 40)));
+        assert_eq!(parse_size("4096"), Some(Some(4096)));
+        assert_eq!(parse_size("max"), Some(None));
+        for bad in ["", "G", "1.5G", "-1", "1X", "99999999999999999999", "16777216T"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("1.5"), Some(150_000));
+        assert_eq!(parse_cpus("2"), Some(200_000));
+        assert_eq!(parse_cpus("0.01"), Some(1_000));
+        assert_eq!(parse_cpus(".5"), Some(50_000));
+        assert_eq!(parse_cpus("0.000001"), None);
+        assert_eq!(parse_cpus("abc"), None);
+        assert_eq!(parse_cpus("."), None);
+    }
+
+    #[test]
+    fn weights_and_shares() {
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(10_000), 262_144);
+        assert_eq!(weight_to_shares(100), 2597);
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("web-1.a_b").is_ok());
+        for bad in ["", ".", "..", "a/b", "x y", &"n".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn counters_and_numbers() {
+        assert_eq!(parse_u64(b"123"), Some(123));
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"12a"), None);
+    }
+
+    #[test]
+    fn v2_plan() {
+        let l = Limits {
+            memory: Some(1 << 30),
+            swap: Some(None),
+            cpu_quota: Some(50_000),
+            cpu_weight: 256,
+            pids: Some(64),
+        };
+        let g = plan(&Hierarchy::V2 { root: "/sys/fs/cgroup".into() }, "c1", &l);
+        let writes: Vec<(String, String)> =
+            g.writes.iter().map(|(f, v)| (f.to_string_lossy().into(), v.to_string_lossy().into())).collect();
+        assert!(writes.contains(&("/sys/fs/cgroup/cgroup.subtree_control".into(), "+memory +cpu +pids".into())));
+        assert!(writes.contains(&("/sys/fs/cgroup/barco/c1/memory.max".into(), "1073741824".into())));
+        assert!(writes.contains(&("/sys/fs/cgroup/barco/c1/memory.swap.max".into(), "max".into())));
+        assert!(writes.contains(&("/sys/fs/cgroup/barco/c1/cpu.max".into(), "50000 100000".into())));
+        assert!(writes.contains(&("/sys/fs/cgroup/barco/c1/cpu.weight".into(), "256".into())));
+        assert!(writes.contains(&("/sys/fs/cgroup/barco/c1/pids.max".into(), "64".into())));
+        assert_eq!(g.dirs, [c("/sys/fs/cgroup/barco"), c("/sys/fs/cgroup/barco/c1")]);
+        assert_eq!(g.memory_display, "--memory 1G");
+    }
+
+    #[test]
+    fn v1_plan_nests_under_barcos_own_cgroup() {
+        let own = "4:memory:/sandbox/x\n1:cpu,cpuacct:/\n8:pids:/\n0::/\n";
+        let h = Hierarchy::V1 {
+            memory: ("/m".into(), "sandbox/x".into()),
+            cpu: ("/c".into(), "".into()),
+            pids: ("/p".into(), "".into()),
+        };
+        assert!(own.contains("cpu,cpuacct"));
+        let l =
+            Limits { memory: Some(1 << 20), swap: Some(Some(1 << 20)), cpu_quota: None, cpu_weight: 100, pids: None };
+        let g = plan(&h, "7", &l);
+        let writes: Vec<(String, String)> =
+            g.writes.iter().map(|(f, v)| (f.to_string_lossy().into(), v.to_string_lossy().into())).collect();
+        assert!(writes.contains(&("/m/sandbox/x/barco/7/memory.limit_in_bytes".into(), "1048576".into())));
+        assert!(writes.contains(&("/m/sandbox/x/barco/7/memory.memsw.limit_in_bytes".into(), "2097152".into())));
+        assert!(writes.contains(&("/c/barco/7/cpu.shares".into(), "2597".into())));
+        assert!(writes.contains(&("/p/barco/7/pids.max".into(), "max".into())));
+        assert_eq!(g.home[0], c("/m/sandbox/x/cgroup.procs"));
+    }
+}
