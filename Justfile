@@ -28,6 +28,12 @@ demo *cmd: build rootfs
 vm-shell *cmd: build rootfs
     cargo run --release --quiet --example vm-shell -- "$@"
 
+# Start-up, stage breakdown, size, RSS and throughput against bwrap, crun
+# and runc: bench/results.md and bench/startup.svg. Not a test.
+[group('bench')]
+bench: build rootfs
+    python3 bench/bench.py
+
 # Every test: formatting, clippy, unit tests, the integration tests (as
 # root), then the QEMU suite (tests/vm.rs runs last).
 [group('test')]

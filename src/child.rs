@@ -11,7 +11,7 @@
 
 use crate::caps;
 use crate::error::Stage;
-use crate::log::info;
+use crate::log::{self, info};
 use crate::plan::Plan;
 use crate::reaper;
 use crate::rootfs;
@@ -65,6 +65,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // barco process (runc's CVE-2019-5736): above all the --init reaper,
     // which is barco's own code and never execs. Only execve resets this.
     set_dumpable_behavior(DumpableBehavior::NotDumpable).at(Stage::NotDumpable)?;
+    log::stage("child");
 
     // Die with barco: a SIGKILLed supervisor must not leave a container.
     die_with_parent(chan)?;
@@ -85,7 +86,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
         rootfs::mount_sys()?;
     }
     rootfs::mount_dev()?;
+    log::stage("mounts");
     rootfs::switch_root(plan.root_switch)?;
+    log::stage("pivot_root");
 
     // The user namespace comes last, as in the seed. The mount, network, UTS,
     // IPC and PID namespaces were created by barco as real root, so they are
@@ -101,6 +104,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // CAP_SETPCAP is needed to shrink the bounding set: do it now, before
     // the uid switch, so nothing in the container can regain the dropped
     // ones, not even a setuid binary.
+    log::stage("user namespace");
     caps::drop_bounding(plan.caps_kept)?;
     // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, which
     // only lasts until the uid switch and capset below.
@@ -115,6 +119,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     let uid = Uid::from_raw(plan.uid);
     set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
     caps::set(plan.caps_kept, plan.uid)?;
+    log::stage("credentials and caps");
 
     // Changing credentials cleared the parent-death signal: arm it again.
     die_with_parent(chan)?;
@@ -134,6 +139,7 @@ fn exec_command(plan: &Plan) -> Failure {
     match prepare_exec(plan) {
         Ok(()) => {
             info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
+            log::stage("seccomp, execve");
             exec(plan)
         }
         Err(failure) => failure,

@@ -91,6 +91,17 @@ pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
     write_stderr(out.finish());
 }
 
+/// At trace level, one `stage NAME at N us` line with the monotonic clock
+/// in microseconds, for `just bench`'s per-stage breakdown. Costs one
+/// atomic load when tracing is off. No heap: the child calls it too.
+pub fn stage(name: &str) {
+    if enabled(Level::Trace) {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let us = t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000;
+        line(format_args!("stage {name} at {us} us"));
+    }
+}
+
 /// Writes one plain line to stderr (used for the final error message).
 pub fn line(args: fmt::Arguments<'_>) {
     let mut out = Line::new();

@@ -55,6 +55,7 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     }
     let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
     log::init(args.verbose, color);
+    log::stage("parsed");
     if machine::is_init() {
         machine::report();
     } else if args.on_exit.is_some() {
@@ -67,6 +68,7 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     // The plan lives until exit: leaking it gives the child and the error
     // messages 'static borrows, and nothing is freed after the clone.
     let plan: &'static plan::Plan = Box::leak(Box::new(plan));
+    log::stage("planned");
     match supervise::run(plan) {
         Ok(status) => status,
         Err(e) => fail(e),

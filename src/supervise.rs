@@ -6,7 +6,7 @@
 //! borrows its subject from the plan.
 
 use crate::error::{Error, Stage};
-use crate::log::{debug, info, trace};
+use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
 use crate::spawn::{self, Channel, Container, ParentEnd, ToParent};
 use crate::sys::{self, SigSet, SignalfdSiginfo};
@@ -30,11 +30,13 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     if let Some(cg) = &plan.cgroup {
         info!("initializing cgroups...");
         cg.create()?;
+        log::stage("cgroup");
     }
     let outcome = run_in_cgroup(plan);
     // The cgroup goes last, whatever happened: it may outlive a failure.
     if let Some(cg) = &plan.cgroup {
         cg.finish();
+        log::stage("cgroup removed");
     }
     if plan.heap_audit {
         let n = sys::alloc::after_seal();
@@ -67,6 +69,7 @@ fn run_in_cgroup(plan: &'static Plan) -> Result<i32, Error> {
 
     info!("initializing container...");
     sys::alloc::seal();
+    log::stage("clone3");
     let outcome = spawn::spawn(plan, chan).and_then(|(container, chan)| {
         debug!("container's pid on the host is {}", container.pid);
         let terminal = Terminal::hand_to(&container);
@@ -106,10 +109,12 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
                 Ok(Some(ToParent::MapsPlease)) => {
                     write_maps(plan, c.pid)?;
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
+                    log::stage("maps written");
                 }
                 Ok(Some(ToParent::Failed(f))) => failure = Some(f),
                 Ok(None) | Err(_) => {
                     setting_up = false;
+                    log::stage("exec seen");
                     if failure.is_none() {
                         info!("waiting for container to exit...");
                     }
@@ -143,6 +148,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
         Some(status) => status,
         None => wait(c)?,
     };
+    log::stage("exited");
     if let Some(f) = failure {
         return Err(f.into_error(plan));
     }

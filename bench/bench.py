@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""barco's benchmark, run by `just bench`: start-up latency, where barco's
+time goes, binary size, peak RSS and throughput, against bwrap, crun, runc,
+util-linux's unshare, a bare /bin/true and a floor program (bench/floor.c),
+all measured in the same run on the same busybox rootfs.
+
+Writes bench/results.md and bench/startup.svg and prints ratios. Needs
+root, hyperfine, bubblewrap, crun, runc and musl-gcc (Debian packages; it
+installs the missing ones). BENCH_RUNS sets hyperfine's runs (default 100).
+Nothing here asserts a time: these are measurements, not tests.
+"""
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+BARCO = TARGET / "x86_64-unknown-linux-musl/release/barco"
+ROOTFS = TARGET / "bench-rootfs"
+FLOOR = TARGET / "floor"
+BUNDLE = TARGET / "bench-bundle"
+OUT = ROOT / "bench"
+RUNS = int(os.environ.get("BENCH_RUNS", "100"))
+PACKAGES = {"hyperfine": "hyperfine", "bwrap": "bubblewrap", "crun": "crun", "runc": "runc", "musl-gcc": "musl-tools"}
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def prepare():
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (the peers and barco create namespaces)")
+    missing = [pkg for cmd, pkg in PACKAGES.items() if shutil.which(cmd) is None]
+    if missing:
+        print(f"bench: installing {' '.join(missing)}")
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], stdout=subprocess.DEVNULL)
+    # The rootfs: the demo busybox rootfs, plus a tiny static /true for the
+    # RSS measurement (busybox's own true would dominate it).
+    if ROOTFS.exists():
+        shutil.rmtree(ROOTFS)
+    run(["cp", "-a", str(TARGET / "rootfs"), str(ROOTFS)])
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "true.c"
+        src.write_text("int main(void) { return 0; }\n")
+        run(["musl-gcc", "-static", "-Os", "-s", "-o", str(ROOTFS / "true"), str(src)])
+    run(["musl-gcc", "-static", "-O2", "-o", str(FLOOR), str(OUT / "floor.c")])
+    # One OCI bundle for crun and runc: the same rootfs, namespaces and ids.
+    if BUNDLE.exists():
+        shutil.rmtree(BUNDLE)
+    BUNDLE.mkdir(parents=True)
+    run(["runc", "spec"], cwd=BUNDLE)
+    spec = json.loads((BUNDLE / "config.json").read_text())
+    spec["root"] = {"path": str(ROOTFS), "readonly": False}
+    spec["process"]["args"] = ["/bin/true"]
+    spec["process"]["terminal"] = False
+    spec["hostname"] = "bench"
+    ns = spec["linux"]["namespaces"]
+    for extra in ("user", "cgroup"):
+        if not any(n["type"] == extra for n in ns):
+            ns.append({"type": extra})
+    spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 10000, "size": 2000}]
+    spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 10000, "size": 2000}]
+    (BUNDLE / "config.json").write_text(json.dumps(spec, indent=2))
+
+
+# crun refuses hybrid cgroups: give it a cgroup2 of its own, in a mount
+# namespace that the whole hyperfine run shares (so its cost is not counted).
+CRUN_WRAP = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             "mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"", "sh"]
+
+
+def launchers(payload):
+    r = str(ROOTFS)
+    return [
+        ("bare /bin/true", None, ["/bin/true"]),
+        ("floor", None, [str(FLOOR), r, payload]),
+        ("barco", None, [str(BARCO), "-m", r, "--", payload]),
+        ("barco --cgroup none", None, [str(BARCO), "-m", r, "--cgroup", "none", "--", payload]),
+        ("barco --seccomp none", None, [str(BARCO), "-m", r, "--seccomp", "none", "--", payload]),
+        ("barco, neither", None, [str(BARCO), "-m", r, "--cgroup", "none", "--seccomp", "none", "--", payload]),
+        ("unshare", None, ["unshare", "-U", "-r", "-m", "-u", "-i", "-n", "-p", "-f", "-C", "/bin/true"]),
+        ("bwrap", None, ["bwrap", "--unshare-all", "--unshare-user", "--bind", r, "/", "--proc", "/proc",
+                         "--dev", "/dev", payload]),
+        ("crun", CRUN_WRAP, ["crun", "--cgroup-manager=disabled", "run", "--bundle", str(BUNDLE), "bench-crun"]),
+        ("runc", None, ["runc", "run", "--bundle", str(BUNDLE), "bench-runc"]),
+    ]
+
+
+def hyperfine(name, wrap, cmd):
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        line = " ".join(cmd)
+        argv = ["hyperfine", "-N", "--warmup", "10", "--runs", str(RUNS), "--export-json", f.name, line]
+        run((wrap or []) + argv, stdout=subprocess.DEVNULL)
+        r = json.load(open(f.name))["results"][0]
+    ms = {k: r[k] * 1000 for k in ("median", "mean", "stddev", "min", "max")}
+    times = sorted(t * 1000 for t in r["times"])
+    ms["p10"], ms["p90"] = times[len(times) // 10], times[len(times) * 9 // 10]
+    print(f"  {name:<22} median {ms['median']:7.2f} ms  (p10 {ms['p10']:.2f}, p90 {ms['p90']:.2f})")
+    return ms
+
+
+def stages(n):
+    """Median microseconds between barco's -vvv stage marks."""
+    deltas = {}
+    order = []
+    for _ in range(n):
+        err = subprocess.run([str(BARCO), "-vvv", "-m", str(ROOTFS), "--", "/bin/true"], capture_output=True, text=True).stderr
+        marks = []
+        for line in err.splitlines():
+            if line.startswith("stage ") and line.endswith(" us"):
+                name, at = line[6:-3].rsplit(" at ", 1)
+                marks.append((int(at), name))
+        marks.sort()
+        for (t0, a), (t1, b) in zip(marks, marks[1:]):
+            key = f"{a} -> {b}"
+            if key not in deltas:
+                order.append(key)
+            deltas.setdefault(key, []).append(t1 - t0)
+    # Parent and child marks interleave differently now and then: keep the
+    # transitions most runs share.
+    return [(k, statistics.median(deltas[k]), len(deltas[k])) for k in order if len(deltas[k]) >= n // 2]
+
+
+def binary(path):
+    path = shutil.which(path) or path
+    real = os.path.realpath(path)
+    size = os.path.getsize(real)
+    desc = subprocess.run(["file", "-b", real], capture_output=True, text=True).stdout
+    dynamic = "dynamically linked" in desc
+    libs = 0
+    if dynamic:
+        out = subprocess.run(["ldd", real], capture_output=True, text=True).stdout
+        libs = sum(1 for l in out.splitlines() if "=>" in l or l.strip().startswith("/"))
+    return size, dynamic, libs
+
+
+def peak_rss(wrap, cmd, n=5):
+    kbs = []
+    for _ in range(n):
+        r = subprocess.run((wrap or []) + ["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+        kbs.append(int(r.stderr.strip().splitlines()[-1]))
+    return statistics.median(kbs)
+
+
+def own_rss(wrap, cmd, n=3):
+    """The launcher process's own peak (VmHWM), read while its container
+    sleeps: /usr/bin/time's maximum also covers the payload."""
+    kbs = []
+    for _ in range(n):
+        p = subprocess.Popen((wrap or []) + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        hwm = 0
+        deadline = time.monotonic() + 2
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.01)
+        p.wait()
+        kbs.append(hwm)
+    return statistics.median(kbs)
+
+
+def throughput(concurrency, total):
+    cmd = [str(BARCO), "-m", str(ROOTFS), "--", "/bin/true"]
+    each = total // concurrency
+    failures = []
+
+    def launcher():
+        for _ in range(each):
+            if subprocess.run(cmd).returncode != 0:
+                failures.append(1)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=launcher) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    return each * concurrency / elapsed, elapsed, len(failures)
+
+
+def host_state():
+    mounts = Path("/proc/self/mountinfo").read_text().count("\n")
+    fds = int(Path("/proc/sys/fs/file-nr").read_text().split()[0])
+    cgroups = []
+    for base in Path("/sys/fs/cgroup").glob("**/barco"):
+        cgroups.append(str(base))
+    procs = subprocess.run(["pgrep", "-c", "-f", str(BARCO)], capture_output=True, text=True).stdout.strip()
+    return {"mounts": mounts, "open files": fds, "barco cgroups": len(cgroups), "barco processes": int(procs or 0)}
+
+
+def svg(results, path):
+    rows = [(name, ms["median"], ms["p10"], ms["p90"]) for name, ms in results]
+    width, left, bar_h, gap = 760, 190, 22, 8
+    top = 40
+    height = top + len(rows) * (bar_h + gap) + 40
+    scale = (width - left - 90) / max(r[3] for r in rows)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="13">',
+           f'<text x="{left}" y="22" font-size="15" font-weight="bold">Start-up of /bin/true in a container, median ms (whiskers: p10-p90)</text>']
+    for i, (name, med, p10, p90) in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        colour = "#d9534f" if name.startswith("barco") else ("#777" if name in ("floor", "bare /bin/true") else "#4a7ab5")
+        out.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{name}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{med * scale:.1f}" height="{bar_h}" fill="{colour}"/>')
+        out.append(f'<line x1="{left + p10 * scale:.1f}" x2="{left + p90 * scale:.1f}" y1="{y + bar_h / 2}" y2="{y + bar_h / 2}" stroke="#222"/>')
+        out.append(f'<text x="{left + p90 * scale + 6:.1f}" y="{y + 16}">{med:.2f}</text>')
+    out.append("</svg>")
+    path.write_text("\n".join(out) + "\n")
+
+
+def main():
+    prepare()
+    kernel = platform.release()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    when = time.strftime("%Y-%m-%d")
+    print(f"bench: {RUNS} runs each, kernel {kernel}, {os.cpu_count()} CPUs ({cpu})")
+
+    print("start-up (hyperfine, -N, 10 warm-up runs):")
+    startup = [(name, hyperfine(name, wrap, cmd)) for name, wrap, cmd in launchers("/bin/true")]
+    med = {name: ms["median"] for name, ms in startup}
+    b = med["barco"]
+    ratios = [(peer, med[peer] / b) for peer in ("bwrap", "crun", "runc", "unshare")]
+    floor_ratio = b / med["floor"]
+    print("ratios (peer median / barco median):", ", ".join(f"{p} {r:.2f}x" for p, r in ratios))
+    print(f"barco / floor: {floor_ratio:.2f}x")
+
+    print("where barco's time goes (-vvv stage marks, median us):")
+    breakdown = stages(max(20, RUNS // 2))
+    for k, us, n in breakdown:
+        print(f"  {k:<45} {us:8.0f}")
+
+    print("binary size:")
+    sizes = [("barco", *binary(str(BARCO))), ("floor", *binary(str(FLOOR)))]
+    sizes += [(p, *binary(p)) for p in ("bwrap", "crun", "runc")]
+    for name, size, dynamic, libs in sizes:
+        print(f"  {name:<8} {size / 1024:8.1f} KiB  {'dynamic, ' + str(libs) + ' libraries' if dynamic else 'static'}")
+
+    print("peak RSS (/usr/bin/time, a tiny static /true as the payload):")
+    rss = [(name, peak_rss(wrap, cmd)) for name, wrap, cmd in launchers("/true") if name != "bare /bin/true"]
+    sleepers = {name: (wrap, cmd) for name, wrap, cmd in launchers("/bin/sleep")}
+    own = {}
+    for name in ("floor", "barco", "bwrap", "crun", "runc"):
+        wrap, cmd = sleepers[name]
+        if name in ("crun", "runc"):
+            continue  # their bundle runs /bin/true; see the table's note
+        own[name] = own_rss(wrap, cmd + ["0.5"])
+    for name, kb in rss:
+        extra = f", own VmHWM {own[name]} KiB" if name in own else ""
+        print(f"  {name:<22} {kb:6d} KiB{extra}")
+
+    print("throughput and leaks:")
+    before = host_state()
+    tp = [(c, *throughput(c, 240)) for c in (1, 2, 8)]
+    for c, rate, elapsed, failed in tp:
+        print(f"  {c} launcher(s): {rate:6.1f} containers/s ({failed} failed)")
+    start = time.monotonic()
+    seq_failed = sum(subprocess.run([str(BARCO), "-m", str(ROOTFS), "--", "/bin/true"]).returncode != 0 for _ in range(1000))
+    seq = time.monotonic() - start
+    after = host_state()
+    print(f"  1000 sequential runs: {seq:.2f} s ({seq:.3f} ms each), {seq_failed} failed")
+    print(f"  host before {before}, after {after}")
+
+    md = [f"# barco benchmark results", "",
+          f"Taken {when} on this project's development VM: kernel {kernel}, {os.cpu_count()} CPUs ({cpu}),",
+          f"cgroups hybrid (v1 controllers). {RUNS} hyperfine runs each after 10 warm-up runs, `-N` (no shell).",
+          "Every launcher runs `/bin/true` (busybox) in the same busybox rootfs; crun runs inside a mount",
+          "namespace with a cgroup2 of its own (`--cgroup-manager=disabled`), as it refuses hybrid hosts.",
+          "", "## Start-up", "", "| launcher | median ms | p10 | p90 | mean ± sd | vs barco |", "|---|---|---|---|---|---|"]
+    for name, ms in startup:
+        md.append(f"| {name} | {ms['median']:.2f} | {ms['p10']:.2f} | {ms['p90']:.2f} | {ms['mean']:.2f} ± {ms['stddev']:.2f} | {ms['median'] / b:.2f}x |")
+    md += ["", f"barco is {dict(ratios)['bwrap']:.2f}x faster than bwrap, {dict(ratios)['crun']:.2f}x than crun, "
+           f"{dict(ratios)['runc']:.2f}x than runc; {floor_ratio:.2f}x the floor (bench/floor.c: clone3, the maps, "
+           "the bind, /proc, pivot_root and execve, nothing else).", "",
+           "![start-up](startup.svg)", "",
+           "## Where barco's time goes", "", "Median microseconds between `-vvv` stage marks (`log::stage`, free when off).", "",
+           "| from -> to | us |", "|---|---|"]
+    md += [f"| {k} | {us:.0f} |" for k, us, n in breakdown]
+    md += ["", "## Binary size", "", "| binary | KiB | linking |", "|---|---|---|"]
+    md += [f"| {n} | {s / 1024:.1f} | {'dynamic, ' + str(l) + ' libraries' if d else 'static'} |" for n, s, d, l in sizes]
+    md += ["", "## Peak RSS", "", "`/usr/bin/time -f %M`, median of 5, with a 7 KiB static `/true` as the payload so that the",
+           "launcher's own peak shows (the maximum covers the waited-for container too); and the launcher",
+           "process's own VmHWM, read while its container sleeps (not for crun and runc, whose bundle runs /bin/true).", "",
+           "| launcher | /usr/bin/time KiB | own VmHWM KiB |", "|---|---|---|"]
+    md += [f"| {n} | {kb} | {own.get(n, '')} |" for n, kb in rss]
+    md += ["", "## Throughput", "", "| launchers | containers/s | failed |", "|---|---|---|"]
+    md += [f"| {c} | {rate:.1f} | {failed} |" for c, rate, elapsed, failed in tp]
+    md += ["", f"1000 sequential runs: {seq:.2f} s, {seq_failed} failed.", "",
+           f"Host before: {before}; after: {after}.", ""]
+    (OUT / "results.md").write_text("\n".join(md))
+    svg(startup, OUT / "startup.svg")
+    print("bench: wrote bench/results.md and bench/startup.svg")
+
+
+if __name__ == "__main__":
+    main()
