@@ -13,6 +13,16 @@ build:
     cargo build --release
     @ls -l {{bin}}
 
+tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
+
+# The size-optimised build: nightly, std rebuilt with panic=immediate-abort
+# (no unwinder, no backtrace symbolizer). target/tiny/.../barco.
+[group('build')]
+tiny:
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal --component rust-src --target {{target}}
+    RUSTFLAGS="{{tiny_flags}}" cargo +nightly build --release -Zbuild-std=std,panic_abort --target {{target}} --target-dir target/tiny --bin barco
+    @ls -l target/tiny/{{target}}/release/barco
+
 # Build the busybox demo rootfs from Debian's busybox-static.
 [group('build')]
 rootfs:
@@ -39,6 +49,12 @@ bench: build rootfs
 [group('test')]
 test: lint
     cargo test --release
+
+# The integration and VM suites against the `just tiny` build.
+[group('test')]
+tiny-test: tiny
+    cargo build --release --examples
+    BARCO_BIN=$PWD/target/tiny/{{target}}/release/barco cargo test --release --test container --test vm
 
 # The QEMU suite alone: barco on a pure cgroup2 kernel, and as PID 1.
 [group('test')]

@@ -263,7 +263,7 @@ fn interactive_shell_on_a_terminal() {
     // with SIGTTIN if barco left it with the container's dead group.
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
-    let line = format!("{} -u 0 -m / -c /bin/sh -a .; echo rc=$?; read line; echo got=$line", harness::BARCO);
+    let line = format!("{} -u 0 -m / -c /bin/sh -a .; echo rc=$?; read line; echo got=$line", harness::barco_bin());
     let mut script = std::process::Command::new("script")
         .args(["-qfec", &line, "/dev/null"])
         .env_clear()
@@ -394,7 +394,7 @@ fn non_root_is_refused_clearly() {
 
 #[test]
 fn binary_is_static() {
-    let elf = std::fs::read(harness::BARCO).unwrap();
+    let elf = std::fs::read(harness::barco_bin()).unwrap();
     assert_eq!(&elf[..4], b"\x7fELF");
     assert_eq!(elf[4], 2, "64-bit");
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;

@@ -22,7 +22,7 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(240);
 
 fn image() -> Initramfs {
-    Initramfs::new(harness::BARCO.as_ref(), harness::rootfs())
+    Initramfs::new(harness::barco_bin().as_ref(), harness::rootfs())
 }
 
 fn suite() -> &'static Boot {

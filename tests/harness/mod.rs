@@ -13,7 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const BARCO: &str = env!("CARGO_BIN_EXE_barco");
+/// The barco under test: cargo's build, or `BARCO_BIN` (`just tiny-test`
+/// runs the same tests against the nightly size-optimised build).
+pub fn barco_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| std::env::var("BARCO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_barco").to_string()))
+}
 
 /// Generous: a container here starts in milliseconds. Only a hang hits it.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,7 +26,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// The probe program (`tests/probe/probe.rs`), which `cargo test` builds as
 /// an example beside barco.
 pub fn probe() -> PathBuf {
-    let path = Path::new(BARCO).parent().unwrap().join("examples/probe");
+    let path = Path::new(env!("CARGO_BIN_EXE_barco")).parent().unwrap().join("examples/probe");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.rs");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     // `cargo test --test NAME` builds no examples: refuse a stale probe.
@@ -116,7 +121,7 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
 {
-    let mut cmd = Command::new(BARCO);
+    let mut cmd = Command::new(barco_bin());
     cmd.args(args.into_iter().map(Into::into));
     cmd.env_clear().env("BARCO_HEAP_AUDIT", "1").env("NOT_INHERITED", "secret");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
