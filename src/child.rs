@@ -77,6 +77,11 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // New UTS namespace: the hostname is ours to set.
     rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
 
+    // New network namespace (unless --net host): only lo, to bring up.
+    if plan.net == crate::net::NetMode::None {
+        crate::net::loopback_up()?;
+    }
+
     // New mount namespace, still with barco's capabilities over it: build
     // the container's tree, then make it the root.
     rootfs::make_private()?;

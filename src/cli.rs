@@ -39,6 +39,8 @@ Options:
       --seccomp none      run without barco's seccomp filter
       --seccomp-bpf FILE  load this compiled BPF program instead
       --sys               mount a read-only /sys
+      --net MODE          none: a network namespace with lo up [default];
+                          host: the host's network (with a warning)
       --name NAME         the container's name, for its cgroup
                           [default: barco's pid]
       --memory SIZE       memory limit, e.g. 512M [default: 1G]
@@ -99,6 +101,7 @@ pub struct Args {
     pub no_seccomp: bool,
     pub seccomp_bpf: Option<OsString>,
     pub sys: bool,
+    pub net: crate::net::NetMode,
     pub name: Option<String>,
     pub memory: Option<String>,
     pub memory_swap: Option<String>,
@@ -162,6 +165,12 @@ where
             },
             Long("seccomp-bpf") => a.seccomp_bpf = Some(value(&mut p, "--seccomp-bpf")?),
             Long("sys") => a.sys = true,
+            Long("net") => match value(&mut p, "--net")?.to_str() {
+                Some("none") => a.net = crate::net::NetMode::None,
+                Some("host") => a.net = crate::net::NetMode::Host,
+                Some(other) => return Err(Error::usage(format!("--net: '{other}' is not none or host"))),
+                None => return Err(Error::usage("--net: not none or host")),
+            },
             Long("name") => a.name = Some(text(&mut p, "--name")?),
             Long("memory") => a.memory = Some(text(&mut p, "--memory")?),
             Long("memory-swap") => a.memory_swap = Some(text(&mut p, "--memory-swap")?),
@@ -382,6 +391,7 @@ mod tests {
         assert!(err(&["-m", "r", "--cap-drop", "CAP_FOO"]).contains("--cap-drop: 'CAP_FOO' is not a capability"));
         assert!(err(&["-m", "r", "--seccomp", "strict"]).contains("--seccomp takes none or default"));
         assert!(err(&["-m", "r", "--cgroup", "v1"]).contains("--cgroup takes only none"));
+        assert!(err(&["-m", "r", "--net", "bridge"]).contains("--net: 'bridge' is not none or host"));
         assert!(err(&["-m", "r", "--cgroup", "none", "--pids", "5"]).contains("runs without limits"));
         assert!(err(&["-m", "r", "--seccomp", "none", "--seccomp-bpf", "f"]).contains("contradict"));
     }

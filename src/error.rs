@@ -33,6 +33,7 @@ pub enum Stage {
     ParentGone,
     ProcessGroup,
     Hostname,
+    Loopback,
     MakePrivate,
     BindRootfs,
     EnterRootfs,
@@ -70,7 +71,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 43] = [
+    const ALL: [Stage; 44] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -81,6 +82,7 @@ impl Stage {
         Stage::ParentGone,
         Stage::ProcessGroup,
         Stage::Hostname,
+        Stage::Loopback,
         Stage::MakePrivate,
         Stage::BindRootfs,
         Stage::EnterRootfs,
@@ -133,6 +135,7 @@ impl Stage {
             Stage::ParentGone => "barco's supervisor exited during setup",
             Stage::ProcessGroup => "setpgid for the container",
             Stage::Hostname => "sethostname",
+            Stage::Loopback => "setting up the network namespace:",
             Stage::MakePrivate => "making / private",
             Stage::BindRootfs => "bind-mounting rootfs",
             Stage::EnterRootfs => "entering rootfs",

@@ -15,6 +15,7 @@ mod cli;
 mod error;
 mod log;
 mod machine;
+mod net;
 mod plan;
 mod reaper;
 mod rootfs;

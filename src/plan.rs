@@ -115,6 +115,7 @@ pub struct Plan {
     pub argv: CArray,
     pub envp: CArray,
     pub clone_flags: u64,
+    pub net: crate::net::NetMode,
     pub root_switch: RootSwitch,
     /// The capabilities the container keeps (bounding, and for uid 0,
     /// effective and permitted).
@@ -218,6 +219,12 @@ impl Plan {
             }
         }
 
+        let mut clone_flags = CLONE_FLAGS;
+        if args.net == crate::net::NetMode::Host {
+            warning!("--net host: the container shares the host's network namespace");
+            clone_flags &= !(k::CLONE_NEWNET as u64);
+        }
+
         if args.allow_new_privileges {
             warning!(
                 "--allow-new-privileges: setuid and file-capability binaries can gain privileges in the container"
@@ -257,7 +264,8 @@ impl Plan {
             command_display: command.to_string_lossy().into_owned(),
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
             envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
-            clone_flags: CLONE_FLAGS,
+            clone_flags,
+            net: args.net,
             caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
             no_new_privs: !args.allow_new_privileges,
             seccomp,
@@ -290,6 +298,7 @@ impl Plan {
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
             Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
+            Stage::Loopback => table(&["bringing lo up", "opening net.ipv4.ping_group_range"]),
             Stage::Workdir => Cow::Borrowed(&self.workdir_display),
             Stage::Exec => Cow::Borrowed(&self.command_display),
             Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),

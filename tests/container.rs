@@ -820,3 +820,23 @@ fn a_host_without_cgroups() {
     assert!(out.stderr.contains("WARN") && out.stderr.contains("runs without limits"), "{out:#?}");
     wrap(&["--memory", "1G"]).run().code(125).error_line("limits were asked for, but this host has no cgroup");
 }
+
+#[test]
+fn net_none_has_only_lo_and_it_is_up() {
+    let out = barco(["sh", "-c", "ip -o link | cut -d: -f2; ip link show lo | grep -c ',UP'"]).run().ok();
+    assert_eq!(out.lines(), [" lo", "1"], "{out:#?}");
+    // iputils-style ping: ICMP over a datagram socket, which
+    // net.ipv4.ping_group_range opens to container root.
+    let out = barco(["probe", "ping", "127.0.0.1"]).run();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout, "ping: echo reply from 127.0.0.1\n");
+}
+
+#[test]
+fn net_host_shares_the_hosts_network() {
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = barco(["--net", "host", "--", "sh", "-c", "ip -o link | wc -l"]).run().ok();
+    assert_eq!(out.stdout.trim(), host_links.to_string());
+    assert!(out.stderr.contains("--net host: the container shares the host's network namespace"), "{out:#?}");
+    barco(["--net", "bridge", "true"]).run().code(125).error_line("--net: 'bridge' is not none or host");
+}

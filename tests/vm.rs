@@ -143,6 +143,12 @@ fn cgroup_v2_limits_in_the_vm() {
 }
 
 #[test]
+fn loopback_is_up_in_the_vm() {
+    assert_all(suite(), "initramfs", &["net-lo-up", "net-ping"]);
+    assert_all(suite(), "tmpfs", &["net-lo-up", "net-ping"]);
+}
+
+#[test]
 fn init_reaper_in_the_vm() {
     assert_all(suite(), "initramfs", INIT);
     assert_all(suite(), "tmpfs", INIT);

@@ -21,6 +21,8 @@
 //! - `probe roots WORKDIR`: the working directory is WORKDIR and the root
 //!   is `/`, both inside the container (runc's CVE-2024-21626 left the
 //!   working directory on the host).
+//! - `probe ping ADDR`: one ICMP echo through an unprivileged datagram
+//!   socket (as iputils' ping sends it), answered within two seconds.
 //! - `probe proc`: the masked paths read as empty, and the read-only ones
 //!   are mounted read-only.
 //!
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Some("int80") => int80(),
         Some("fds") => fds(),
         Some("proc") => proc_paths(),
+        Some("ping") => ping(args.get(1).map_or("127.0.0.1", String::as_str)),
         Some("roots") => roots(args.get(1).map_or("/", String::as_str)),
         _ => {
             eprintln!("usage: probe escape PATH... | exe | status CAPBND | syscalls | int80 | fds | proc");
@@ -308,4 +311,46 @@ fn roots(workdir: &str) -> bool {
     let root_link = std::fs::read_link("/proc/self/root").map(|p| p.display().to_string()).unwrap_or_default();
     println!("roots: getcwd {cwd}, /proc/self/cwd -> {cwd_link}, /proc/self/root -> {root_link}");
     cwd == workdir && cwd_link == workdir && root_link == "/"
+}
+
+fn ping(addr: &str) -> bool {
+    use rustix::net::{ipproto, recv, sendto, socket, AddressFamily, RecvFlags, SendFlags, SocketAddrV4, SocketType};
+    let Ok(ip) = addr.parse::<std::net::Ipv4Addr>() else {
+        println!("ping: '{addr}' is not an IPv4 address");
+        return false;
+    };
+    let fd = match socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP)) {
+        Ok(fd) => fd,
+        Err(e) => {
+            println!("ping: socket: {e}");
+            return false;
+        }
+    };
+    // Echo request: type 8, code 0; the kernel fills checksum and id.
+    let request = [8u8, 0, 0, 0, 0, 0, 0, 1, b'b', b'a', b'r', b'c', b'o'];
+    if let Err(e) = sendto(&fd, &request, SendFlags::empty(), &SocketAddrV4::new(ip, 0)) {
+        println!("ping: sendto {addr}: {e}");
+        return false;
+    }
+    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+    let two = rustix::time::Timespec { tv_sec: 2, tv_nsec: 0 };
+    if rustix::event::poll(&mut fds, Some(&two)).unwrap_or(0) == 0 {
+        println!("ping: no reply from {addr}");
+        return false;
+    }
+    let mut reply = [0u8; 64];
+    match recv(&fd, &mut reply, RecvFlags::empty()) {
+        Ok((n, _)) if n >= 8 && reply[0] == 0 => {
+            println!("ping: echo reply from {addr}");
+            true
+        }
+        Ok((n, _)) => {
+            println!("ping: unexpected {n}-byte answer of type {}", reply[0]);
+            false
+        }
+        Err(e) => {
+            println!("ping: recv: {e}");
+            false
+        }
+    }
 }

@@ -95,6 +95,10 @@ expect lockdown-fds 0 held -m $R -- sh -c 'probe fds >/tmp/p && echo held || cat
 expect lockdown-proc 0 held -m $R --sys -- sh -c 'probe proc >/tmp/p && echo held || grep NOT /tmp/p'
 expect lockdown-no-mount 0 done -m $R -- sh -c 'mount -t tmpfs x /tmp 2>/dev/null && echo MOUNTED; umount /proc 2>/dev/null && echo UNMOUNTED; hostname x 2>/dev/null && echo RENAMED; unshare -U true 2>/dev/null && echo NESTED; echo done'
 
+# --- network -------------------------------------------------------------------
+expect net-lo-up 0 "lo 1" -m $R -- sh -c 'echo $(ip -o link | cut -d: -f2) $(ip link show lo | grep -c ",UP")'
+expect net-ping 0 "ping: echo reply from 127.0.0.1" -m $R -- probe ping 127.0.0.1
+
 # The seed's own command line, with the initramfs itself as the rootfs.
 out=$(echo 'echo i am a container; hostname; echo $$' | "$B" -u 0 -m / -c /bin/sh -a sh 2>/tmp/err)
 [ "$out" = "$(printf 'i am a container\nbarcontainer\n1')" ] && pass seed-form || fail seed-form "'$out' $(cat /tmp/err)"
