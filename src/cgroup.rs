@@ -55,23 +55,19 @@ pub struct Limits {
 /// Which cgroup hierarchy the host has, with what barco needs of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hierarchy {
-    V2 {
-        root: PathBuf,
-    },
+    /// The cgroup2 mount and barco's own cgroup under it (for the fallback
+    /// of kernels without CLONE_INTO_CGROUP, which joins and leaves).
+    V2 { root: PathBuf, own: String },
     /// Mount points of the memory, cpu and pids hierarchies, and barco's
     /// own cgroup in each.
-    V1 {
-        memory: (PathBuf, String),
-        cpu: (PathBuf, String),
-        pids: (PathBuf, String),
-    },
+    V1 { memory: (PathBuf, String), cpu: (PathBuf, String), pids: (PathBuf, String) },
 }
 
 /// Everything the supervisor does to the container's cgroup, as C strings
 /// made while planning.
 pub struct Cgroup {
-    pub name: String,
-    pub v2: bool,
+    name: String,
+    v2: bool,
     /// Directories to create, parents first; `leaves` are the container's.
     dirs: Vec<CString>,
     leaves: Vec<CString>,
@@ -79,8 +75,10 @@ pub struct Cgroup {
     parents: Vec<CString>,
     /// (file, value) writes, in order.
     writes: Vec<(CString, CString)>,
-    /// `cgroup.procs` of each leaf, for barco to join around the clone.
+    /// `cgroup.procs` of each leaf, for barco to join around the clone,
+    /// and the same as text for error messages (made now: no heap later).
     join: Vec<CString>,
+    join_display: Vec<String>,
     /// barco's own `cgroup.procs` in each hierarchy, to leave to.
     home: Vec<CString>,
     /// (file, key): counters read at the end: OOM kills, refused forks.
@@ -201,10 +199,12 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
             ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
         })
     };
-    if magic(mount) == CGROUP2_SUPER_MAGIC {
-        return has_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf() });
-    }
     let own = own();
+    if magic(mount) == CGROUP2_SUPER_MAGIC {
+        // "0::/some/path"
+        let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/').to_string();
+        return has_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf(), own: path });
+    }
     let v1 = |controller: &str| -> Option<(PathBuf, String)> {
         let dir = mount.join(controller);
         if magic(&dir) != CGROUP_SUPER_MAGIC {
@@ -239,7 +239,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
     let memory_display = l.memory.map_or("max".into(), |m| format!("--memory {}", human(m)));
     let pids_display = l.pids.map_or("max".into(), |p| format!("--pids {p}"));
     match h {
-        Hierarchy::V2 { root } => {
+        Hierarchy::V2 { root, own } => {
             let parent = root.join("barco");
             let leaf = parent.join(name);
             let mut writes = vec![
@@ -263,7 +263,8 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: vec![c(&parent)],
                 writes,
                 join: vec![c(leaf.join("cgroup.procs"))],
-                home: vec![c(root.join("cgroup.procs"))],
+                join_display: vec![leaf.join("cgroup.procs").display().to_string()],
+                home: vec![c(root.join(own).join("cgroup.procs"))],
                 oom_events: (c(leaf.join("memory.events")), "oom_kill"),
                 pids_events: (c(leaf.join("pids.events")), "max"),
                 kill: c(leaf.join("cgroup.kill")),
@@ -302,6 +303,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: all.iter().map(|x| c(&x.1)).collect(),
                 writes,
                 join: all.iter().map(|x| c(x.2.join("cgroup.procs"))).collect(),
+                join_display: all.iter().map(|x| x.2.join("cgroup.procs").display().to_string()).collect(),
                 home: all.iter().map(|x| c(x.0.join("cgroup.procs"))).collect(),
                 oom_events: (c(m.2.join("memory.oom_control")), "oom_kill"),
                 pids_events: (c(p.2.join("pids.events")), "max"),
@@ -335,19 +337,8 @@ fn put(path: &CStr, text: &[u8]) -> Result<(), Errno> {
     }
 }
 
-/// This process's pid as decimal text, on the stack.
-fn pid_text(buf: &mut [u8; 12]) -> &[u8] {
-    let mut n = rustix::process::getpid().as_raw_nonzero().get() as u32;
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
+fn own_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
 impl Cgroup {
@@ -369,17 +360,21 @@ impl Cgroup {
                     Ok(()) => made[i] = true,
                     Err(Errno::EXIST) if made[i] || !self.leaves.contains(dir) => {}
                     Err(Errno::EXIST) => {
+                        self.unmake(&made);
                         return Err(Error::usage(format!(
                             "a container named '{}' is running (its cgroup {} exists); choose another --name",
                             self.name,
                             dir.to_string_lossy()
-                        )))
+                        )));
                     }
                     Err(Errno::NOENT) if tries < 100 => {
                         tries += 1;
                         continue 'again;
                     }
-                    Err(e) => return Err(self.error(dir, e)),
+                    Err(e) => {
+                        self.unmake(&made);
+                        return Err(self.error(dir, e));
+                    }
                 }
             }
             break;
@@ -393,6 +388,14 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Removes the directories `create` made (and only those: a leaf that
+    /// existed belongs to another container), deepest first.
+    fn unmake(&self, made: &[bool]) {
+        for (dir, _) in self.dirs.iter().zip(made).rev().filter(|(_, m)| **m) {
+            let _ = rustix::fs::unlinkat(CWD, dir.as_c_str(), rustix::fs::AtFlags::REMOVEDIR);
+        }
     }
 
     /// Cgroups named after a barco pid that no longer runs are left by a
@@ -422,20 +425,24 @@ impl Cgroup {
     }
 
     /// Moves barco itself into the container's cgroups, so that a child
-    /// cloned now starts there. No heap.
-    pub fn join(&self) -> Result<(), Error> {
-        let mut buf = [0u8; 12];
-        let pid = pid_text(&mut buf);
-        for procs in &self.join {
-            put(procs, pid).map_err(|e| self.error(procs, e))?;
+    /// cloned now starts there; on failure, back out of those it joined.
+    /// No heap: the error borrows its subject from the plan.
+    pub fn join(&'static self) -> Result<(), Error> {
+        let mut buf = [0u8; 10];
+        let pid = crate::log::decimal(own_pid(), &mut buf);
+        for (procs, shown) in self.join.iter().zip(&self.join_display) {
+            if let Err(e) = put(procs, pid) {
+                self.leave();
+                return Err(Error::os(Stage::Cgroup, shown.as_str(), e));
+            }
         }
         Ok(())
     }
 
     /// Moves barco back to where it was. No heap.
     pub fn leave(&self) {
-        let mut buf = [0u8; 12];
-        let pid = pid_text(&mut buf);
+        let mut buf = [0u8; 10];
+        let pid = crate::log::decimal(own_pid(), &mut buf);
         for procs in &self.home {
             if let Err(e) = put(procs, pid) {
                 warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
@@ -444,9 +451,8 @@ impl Cgroup {
     }
 
     /// After the container: reports an OOM kill or refused forks, kills
-    /// what is left, and removes the cgroups. Returns whether the kernel
-    /// OOM-killed something. No heap.
-    pub fn finish(&self) -> bool {
+    /// what is left, and removes the cgroups. No heap.
+    pub fn finish(&self) {
         let oom = counter(&self.oom_events.0, self.oom_events.1).unwrap_or(0);
         if oom > 0 {
             crate::log::line(format_args!(
@@ -464,15 +470,20 @@ impl Cgroup {
             ));
         }
         self.remove();
-        oom > 0
     }
 
     /// Kills whatever is left and removes the directories, leaves first.
+    /// cgroup.kill only when barco itself is not inside (a failed leave).
     fn remove(&self) {
-        if self.v2 && put(&self.kill, b"1").is_err() {
-            kill_listed(&self.join[0]);
-        } else if !self.v2 {
-            kill_listed(&self.kill);
+        let procs = if self.v2 { &self.join[0] } else { &self.kill };
+        let barco_inside = for_each_pid(procs, |pid| pid == own_pid());
+        if !self.v2 || barco_inside || put(&self.kill, b"1").is_err() {
+            for_each_pid(procs, |pid| {
+                if pid != 0 && pid != own_pid() {
+                    let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
+                }
+                false
+            });
         }
         for leaf in &self.leaves {
             // Killed processes take a moment to leave the cgroup.
@@ -496,16 +507,13 @@ impl Cgroup {
     }
 }
 
-/// SIGKILLs every pid listed in a `cgroup.procs` file. No heap.
-fn kill_listed(procs: &CStr) {
-    let Ok(fd) = open(procs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else { return };
+/// Calls `f` on each pid listed in a `cgroup.procs` file, until it
+/// returns true; returns whether it did. No heap.
+fn for_each_pid(procs: &CStr, mut f: impl FnMut(u32) -> bool) -> bool {
+    let Ok(fd) = open(procs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else { return false };
     let mut buf = [0u8; 4096];
     let n = read(&fd, &mut buf).unwrap_or(0);
-    for word in buf[..n].split(|&b| b == b'\n') {
-        if let Some(pid) = parse_u64(word) {
-            let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
-        }
-    }
+    buf[..n].split(|&b| b == b'\n').filter_map(parse_u64).any(|pid| f(pid as u32))
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {
@@ -585,7 +593,8 @@ mod tests {
             cpu_weight: 256,
             pids: Some(64),
         };
-        let g = plan(&Hierarchy::V2 { root: "/sys/fs/cgroup".into() }, "c1", &l);
+        let g = plan(&Hierarchy::V2 { root: "/sys/fs/cgroup".into(), own: "user.slice/me".into() }, "c1", &l);
+        assert_eq!(g.home, [c("/sys/fs/cgroup/user.slice/me/cgroup.procs")]);
         let writes: Vec<(String, String)> =
             g.writes.iter().map(|(f, v)| (f.to_string_lossy().into(), v.to_string_lossy().into())).collect();
         assert!(writes.contains(&("/sys/fs/cgroup/cgroup.subtree_control".into(), "+memory +cpu +pids".into())));

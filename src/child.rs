@@ -36,13 +36,12 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
         Err(failure) => failure,
         Ok(()) if !plan.init => exec_command(plan),
         // --init: the command becomes PID 2; this process stays as PID 1.
-        Ok(()) => match reaper::block_signals().and_then(|()| sys::clone3(0, k::SIGCHLD, None)) {
-            Ok(Forked::Child) => exec_command(plan),
-            Ok(Forked::Parent { pid, pidfd }) => match lock(plan) {
+        Ok(()) => match reaper::block_signals().and_then(|()| fork_command()) {
+            Ok(None) => exec_command(plan),
+            Ok(Some(pid)) => match lock(plan) {
                 // The command holds its own copy of the channel until its
                 // execve; the supervisor sees the end of setup when it closes.
                 Ok(()) => {
-                    drop(pidfd);
                     drop(chan);
                     reaper::run(plan, pid)
                 }
@@ -133,9 +132,27 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
 
     // Only 0, 1 and 2 may reach the command. The channel stays open until
     // execve closes it (CLOEXEC), so an exec failure can still be reported.
+    // std's runtime opened /dev/null on any of 0, 1 and 2 that barco was
+    // started without, so the channel is above them; saturate regardless.
     let keep = chan.raw();
-    sys::close_range(3, keep - 1).at(Stage::CloseFds)?;
-    sys::close_range(keep + 1, u32::MAX).at(Stage::CloseFds)
+    sys::close_range(3, keep.saturating_sub(1)).at(Stage::CloseFds)?;
+    sys::close_range(keep.max(2) + 1, u32::MAX).at(Stage::CloseFds)
+}
+
+/// Forks the command under `--init`: `clone3`, or plain `clone` when the
+/// seccomp filter already refuses `clone3` (loaded before the uid switch
+/// with `--allow-new-privileges`). The pid in the parent, `None` in the
+/// child.
+fn fork_command() -> Result<Option<u32>, Errno> {
+    match sys::clone3(0, k::SIGCHLD, None) {
+        Ok(Forked::Child) => Ok(None),
+        Ok(Forked::Parent { pid, pidfd }) => {
+            drop(pidfd);
+            Ok(Some(pid))
+        }
+        Err(Errno::NOSYS) => sys::fork(),
+        Err(e) => Err(e),
+    }
 }
 
 /// The last steps before `execve`, in the process that becomes the command.

@@ -102,6 +102,19 @@ pub fn stage(name: &str) {
     }
 }
 
+/// `n` in decimal, in `buf`, without allocating.
+pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// Writes one plain line to stderr (used for the final error message).
 pub fn line(args: fmt::Arguments<'_>) {
     let mut out = Line::new();
@@ -137,6 +150,14 @@ mod tests {
         let out = l.finish();
         assert_eq!(out.len(), 1024);
         assert_eq!(out[1023], b'\n');
+    }
+
+    #[test]
+    fn decimals() {
+        let mut b = [0; 10];
+        assert_eq!(decimal(0, &mut b), b"0");
+        assert_eq!(decimal(4194304, &mut b), b"4194304");
+        assert_eq!(decimal(u32::MAX, &mut b), b"4294967295");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub enum RootSwitch {
 
 /// Filesystems mounted under `/dev`: (fstype, target, data), in order.
 const DEV_MOUNTS: [(&CStr, &CStr, &CStr); 3] = [
-    (c"tmpfs", c"dev", c"mode=755,size=64k"),
+    (c"tmpfs", c"dev", c""), // options: see mount_dev
     (c"devpts", c"dev/pts", c"newinstance,ptmxmode=0666,mode=620"),
     (c"tmpfs", c"dev/shm", c"mode=1777,size=65536k"),
 ];
@@ -149,7 +149,7 @@ pub fn mount_proc() -> Result<(), Failure> {
             Err(e) => return Err(Failure::new(Stage::MaskPath, i as u16, e)),
         }
     }
-    mask_dirs(&MASKED_DIRS[..2], 0)?;
+    mask_dirs(&MASKED_DIRS[..2], MASKED_FILES.len())?;
     for (i, path) in READ_ONLY.iter().enumerate() {
         match mount_bind(*path, *path) {
             Ok(()) => {}
@@ -181,7 +181,7 @@ fn mask_dirs(dirs: &[&CStr], first_index: usize) -> Result<(), Failure> {
 pub fn mount_sys() -> Result<(), Failure> {
     let attrs = NO_SUID_DEV_EXEC.union(MountAttrFlags::MOUNT_ATTR_RDONLY);
     mount_at(c"sys", c"sysfs", attrs, &[]).map_err(|e| symlink_or(e, Stage::MountSys, 2))?;
-    mask_dirs(&MASKED_DIRS[2..], 7)
+    mask_dirs(&MASKED_DIRS[2..], MASKED_FILES.len() + 2)
 }
 
 /// The rootfs-level mount targets, as errors name them.

@@ -242,7 +242,11 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
 
 /// barco joins the container's cgroups, clones, and leaves them again: the
 /// child inherits them at birth. Both steps are plain writes of barco's pid.
-fn clone_from_inside(cg: &crate::cgroup::Cgroup, flags: u64, exit: u32) -> Result<Result<sys::Forked, Errno>, Error> {
+fn clone_from_inside(
+    cg: &'static crate::cgroup::Cgroup,
+    flags: u64,
+    exit: u32,
+) -> Result<Result<sys::Forked, Errno>, Error> {
     cg.join()?;
     let forked = sys::clone3(flags, exit, None);
     if !matches!(forked, Ok(sys::Forked::Child)) {

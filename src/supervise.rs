@@ -291,18 +291,9 @@ fn write_proc_file(path: &CStr, text: &[u8]) -> Result<(), Errno> {
 /// Formats `/proc/PID/FILE` into `buf`, without allocating.
 fn proc_path<'a>(buf: &'a mut [u8; 64], pid: u32, file: &[u8]) -> &'a CStr {
     let mut digits = [0u8; 10];
-    let mut n = pid;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let digits = log::decimal(pid, &mut digits);
     let mut len = 0;
-    for part in [b"/proc/".as_slice(), &digits[i..], b"/", file, b"\0"] {
+    for part in [b"/proc/".as_slice(), digits, b"/", file, b"\0"] {
         buf[len..len + part.len()].copy_from_slice(part);
         len += part.len();
     }

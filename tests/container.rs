@@ -798,6 +798,7 @@ fn cgroup_errors_and_choices() {
     let mut first = barco(["--name", "twice", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
     assert_eq!(read_line(&mut first), "ready");
     barco(["--name", "twice", "true"]).run().code(125).error_line("a container named 'twice' is running");
+    assert!(v1_cgroup("pids", "twice").exists(), "the refused run took the running container's cgroup");
     kill(children(first.id())[0], Signal::KILL);
     finish(first).code(137);
 }
@@ -839,4 +840,25 @@ fn net_host_shares_the_hosts_network() {
     assert_eq!(out.stdout.trim(), host_links.to_string());
     assert!(out.stderr.contains("--net host: the container shares the host's network namespace"), "{out:#?}");
     barco(["--net", "bridge", "true"]).run().code(125).error_line("--net: 'bridge' is not none or host");
+}
+
+#[test]
+fn init_with_allow_new_privileges() {
+    // The filter loads before the uid switch then, and refuses clone3: the
+    // reaper forks the command with plain clone instead.
+    let out = barco(["--init", "--allow-new-privileges", "--", "sh", "-c", "echo $$"]).run().ok();
+    assert_eq!(out.stdout, "2\n");
+}
+
+#[test]
+fn closed_stdio_is_not_reused_for_barcos_own_descriptors() {
+    // barco started with 0 and 2 closed: its channel must not become the
+    // command's stdin or stderr. (std's runtime reopens them on /dev/null;
+    // this guards that property.)
+    let out = bare(["-m", rootfs().to_str().unwrap(), "--", "sh", "-c", "probe fds; head -c 1 | wc -c"])
+        .wrapped("sh", &["-c", "exec \"$0\" \"$@\" <&- 2>&-"])
+        .run();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(out.stdout.contains("fds: open [0, 1, 2, 3]"), "{out:#?}");
+    assert!(out.stdout.ends_with("\n0\n"), "stdin is not /dev/null: {out:#?}");
 }

@@ -82,6 +82,20 @@ pub fn clone3(flags: u64, exit_signal: u32, cgroup: Option<BorrowedFd<'_>>) -> R
     }
 }
 
+/// `clone(SIGCHLD, 0, ...)`: plain fork, for when a seccomp filter is
+/// already loaded and answers `clone3` with ENOSYS (`--init` with
+/// `--allow-new-privileges`). Returns the child's pid, or `None` in the
+/// child.
+///
+/// # References
+/// - [clone(2)](https://man7.org/linux/man-pages/man2/clone.2.html)
+pub fn fork() -> Result<Option<u32>, Errno> {
+    // SAFETY: without CLONE_VM and with no new stack this is fork(2); the
+    // tid and tls arguments are read only with flags that are not given.
+    let ret = unsafe { arch::syscall2(k::__NR_clone as usize, k::SIGCHLD as usize, 0) };
+    check(ret).map(|pid| (pid != 0).then_some(pid as u32))
+}
+
 /// `execve(path, argv, envp)`. Returns only on failure.
 ///
 /// `argv` and `envp` must be null-terminated arrays of pointers to C strings;
