@@ -36,7 +36,8 @@ Options:
                           do not set no_new_privs (setuid binaries work;
                           the seccomp filter then loads before the uid
                           switch)
-      --seccomp none      run without barco's seccomp filter
+      --seccomp none      run without barco's seccomp filter (default:
+                          with it)
       --seccomp-bpf FILE  load this compiled BPF program instead
       --sys               mount a read-only /sys
       --net MODE          none: a network namespace with lo up [default];
@@ -361,6 +362,23 @@ mod tests {
         assert_eq!(a.gid_map, [IdRange { inside: 0, outside: 200, count: 10 }]);
         assert_eq!(a.verbose, 2);
         assert_eq!(a.command, ["true"]);
+    }
+
+    #[test]
+    fn every_option_is_in_the_help_and_the_readme() {
+        let source = include_str!("cli.rs");
+        let readme = include_str!("../README.md");
+        let mut seen = 0;
+        for piece in source.split("Long(\"").skip(1) {
+            let name = &piece[..piece.find('"').unwrap()];
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                continue;
+            }
+            seen += 1;
+            assert!(USAGE.contains(&format!("--{name}")), "--{name} is missing from --help");
+            assert!(readme.contains(&format!("`--{name}")), "--{name} is missing from the README");
+        }
+        assert!(seen >= 25, "only {seen} options found: did the parser's shape change?");
     }
 
     #[test]

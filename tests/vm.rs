@@ -1,7 +1,7 @@
 //! barco on a real kernel of its own: Debian's kernel under QEMU, with
 //! initramfs images this file writes (see `tests/qemu/`).
 //!
-//! Three boots, shared by the tests below, each at most once per run:
+//! Four boots, shared by the tests below, each at most once per run:
 //! - `suite`: `tests/qemu/suite.sh` as `/init` runs the core run, `--init`
 //!   and a read-only rootfs on a pure cgroup2 kernel, first from the
 //!   initramfs's own root (where barco cannot pivot_root) and then after
@@ -9,12 +9,14 @@
 //! - `pid1-cmdline`: barco itself as `/init`, its arguments after `--` on
 //!   the kernel command line;
 //! - `pid1-args-file`: barco as `/init` with no arguments, reading
-//!   `/etc/barco/args`, in an image without `/dev/console`.
+//!   `/etc/barco/args` (the image has no `/dev/console` of its own, but
+//!   the kernel's built-in initramfs, unpacked first, provides one);
+//! - `pid1-halt`: `--on-exit halt`, stopped once the kernel says so.
 
 mod harness;
 mod qemu;
 
-use qemu::{boot, Boot, Initramfs};
+use qemu::{boot, boot_until, Boot, Initramfs};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -62,9 +64,17 @@ fn pid1_args_file() -> &'static Boot {
     static BOOT: OnceLock<Boot> = OnceLock::new();
     BOOT.get_or_init(|| {
         let args = "-vv\n--on-exit\nreboot\n-m\n/rootfs\n--\n/bin/sh\n-c\necho BARCO-VM PASS args-file/ran; exit 3\n";
-        // No /dev/console: the kernel starts barco without stdio.
+        // No /dev/console of our own; the kernel's built-in initramfs has one.
         let initrd = image().dir("etc/barco").file("etc/barco/args", 0o644, args.as_bytes());
         boot("pid1-args-file", &initrd.write("pid1-args-file"), "rdinit=/barco", LIMIT)
+    })
+}
+
+fn pid1_halt() -> &'static Boot {
+    static BOOT: OnceLock<Boot> = OnceLock::new();
+    BOOT.get_or_init(|| {
+        let append = "rdinit=/barco -- --on-exit halt -m /rootfs -- /bin/true";
+        boot_until("pid1-halt", &image().console().write("pid1-halt"), append, LIMIT, Some("reboot: System halted"))
     })
 }
 
@@ -196,5 +206,13 @@ fn barco_as_pid_1_with_arguments_from_etc_barco_args() {
     b.assert_passed("args-file/ran");
     b.assert_shows("barco: container exited with status 3; rebooting");
     b.assert_shows("reboot: Restarting system");
+    b.assert_clean_end();
+}
+
+#[test]
+fn barco_as_pid_1_halts_on_request() {
+    let b = pid1_halt();
+    b.assert_shows("barco: container exited with status 0; halting");
+    b.assert_shows("reboot: System halted");
     b.assert_clean_end();
 }

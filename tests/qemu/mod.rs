@@ -194,6 +194,12 @@ pub fn qemu_command(initrd: &Path, append: &str) -> Command {
 
 /// Boots and waits until the VM powers off, or kills it after `limit`.
 pub fn boot(name: &str, initrd: &Path, append: &str, limit: Duration) -> Boot {
+    boot_until(name, initrd, append, limit, None)
+}
+
+/// As [`boot`], but a VM whose console shows `until` has ended: a halted
+/// machine stays up, doing nothing.
+pub fn boot_until(name: &str, initrd: &Path, append: &str, limit: Duration, until: Option<&str>) -> Boot {
     let mut q = qemu_command(initrd, append)
         .args(["-serial", "stdio"])
         .stdin(Stdio::null())
@@ -206,6 +212,12 @@ pub fn boot(name: &str, initrd: &Path, append: &str, limit: Duration) -> Boot {
     let start = Instant::now();
     let timed_out = loop {
         if q.try_wait().unwrap().is_some() {
+            break false;
+        }
+        if until.is_some_and(|text| console.lock().unwrap().contains(text)) {
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = q.kill();
+            let _ = q.wait();
             break false;
         }
         if start.elapsed() > limit {
