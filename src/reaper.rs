@@ -67,9 +67,10 @@ pub fn run(plan: &Plan, command: u32) -> ! {
 /// Reaps every child that has ended (one SIGCHLD may stand for several).
 /// `wait4(-1)`: not `waitpid(None)`, which is `wait4(0)`, this process
 /// group's children only, and the command has a group of its own.
-/// Returns the command's exit status, as a shell reports it, once it is
-/// among them.
-fn reap(command: u32) -> Option<i32> {
+/// Returns the exit status of `command` (its pid as the caller sees it), as
+/// a shell reports it, once it is among them. The supervisor uses it too,
+/// as the machine's PID 1. No heap.
+pub fn reap(command: u32) -> Option<i32> {
     let mut status = None;
     while let Ok(Some((pid, st))) = wait(WaitOptions::NOHANG) {
         if pid.as_raw_nonzero().get() as u32 == command {

@@ -16,7 +16,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::{read, write, Errno};
-use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
+use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions};
 use rustix::stdio::stdin;
 use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
 
@@ -123,7 +123,9 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
         }
         if signalled {
             match read_signal(sigfd)? {
-                Some(k::SIGCHLD) => reaped = reaped.or(reap_orphans(c)),
+                // As the machine's PID 1: reap the orphans reparented to
+                // barco, and perhaps the container itself.
+                Some(k::SIGCHLD) => reaped = reaped.or(crate::reaper::reap(c.pid)),
                 Some(sig) => {
                     if let Some(sig) = forward(sig, c, setting_up) {
                         interrupted = Some(sig);
@@ -219,21 +221,6 @@ fn forward(signo: u32, c: &Container, setting_up: bool) -> Option<u32> {
     // ESRCH: the container has just ended; its exit is on its way.
     let _ = pidfd_send_signal(&c.pidfd, sig);
     None
-}
-
-/// As the machine's PID 1, reaps every child that has ended: the orphans
-/// the kernel reparents to barco, and perhaps the container itself, whose
-/// status is returned then.
-fn reap_orphans(c: &Container) -> Option<i32> {
-    let mut container = None;
-    while let Ok(Some((pid, st))) = rustix::process::wait(WaitOptions::NOHANG) {
-        if pid.as_raw_nonzero().get() as u32 == c.pid {
-            container = status_code(st.exit_status(), st.terminating_signal());
-        } else {
-            trace!("reaped orphan {}", pid.as_raw_nonzero());
-        }
-    }
-    container
 }
 
 /// Reaps the container's first process.
