@@ -62,7 +62,8 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     } else if args.on_exit.is_some() {
         log::warning!("--on-exit is ignored: barco is not PID 1");
     }
-    let plan = match plan::Plan::new(args, &plan::Host::current()) {
+    let host = plan::Host::current(&args);
+    let plan = match plan::Plan::new(args, &host) {
         Ok(plan) => plan,
         Err(e) => return fail(e),
     };

@@ -51,15 +51,21 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn current() -> Host {
+    /// The machine, as far as `args` needs it: the cgroup hierarchy is
+    /// looked up only when the container gets a cgroup.
+    pub fn current(args: &Args) -> Host {
         Host {
             euid: rustix::process::geteuid().as_raw(),
             env: std::env::vars_os().collect(),
             is_init: rustix::process::getpid().is_init(),
             root_is_initramfs: root_is_initramfs(),
-            cgroups: cgroup::hierarchy(Path::new("/sys/fs/cgroup"), &|| {
-                std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
-            }),
+            cgroups: if args.no_cgroup {
+                None
+            } else {
+                cgroup::hierarchy(Path::new("/sys/fs/cgroup"), &|| {
+                    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+                })
+            },
             pid: rustix::process::getpid().as_raw_nonzero().get() as u32,
         }
     }
