@@ -25,9 +25,10 @@
 use crate::cli::Args;
 use crate::error::{strerror, Error, Stage};
 use crate::log::{debug, info, warning};
+use crate::supervise::write_kernel_file;
 use rustix::fd::OwnedFd;
 use rustix::fs::{mkdir, open, openat, statfs, Mode, OFlags, CWD};
-use rustix::io::{read, write, Errno};
+use rustix::io::{read, Errno};
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 
@@ -325,18 +326,6 @@ fn human(bytes: u64) -> String {
     bytes.to_string()
 }
 
-/// Writes `text` to a cgroup file in one write(2).
-fn put(path: &CStr, text: &[u8]) -> Result<(), Errno> {
-    let fd = open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
-    loop {
-        match write(&fd, text) {
-            Ok(_) => return Ok(()),
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn own_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
@@ -382,7 +371,7 @@ impl Cgroup {
         for (file, text) in &self.writes {
             let name = file.to_string_lossy();
             info!("setting {} to {}...", name.rsplit('/').next().unwrap_or(&name), text.to_string_lossy());
-            if let Err(e) = put(file, text.as_bytes()) {
+            if let Err(e) = write_kernel_file(file, text.as_bytes()) {
                 self.remove();
                 return Err(self.error(file, e));
             }
@@ -431,7 +420,7 @@ impl Cgroup {
         let mut buf = [0u8; 10];
         let pid = crate::log::decimal(own_pid(), &mut buf);
         for (procs, shown) in self.join.iter().zip(&self.join_display) {
-            if let Err(e) = put(procs, pid) {
+            if let Err(e) = write_kernel_file(procs, pid) {
                 self.leave();
                 return Err(Error::os(Stage::Cgroup, shown.as_str(), e));
             }
@@ -444,7 +433,7 @@ impl Cgroup {
         let mut buf = [0u8; 10];
         let pid = crate::log::decimal(own_pid(), &mut buf);
         for procs in &self.home {
-            if let Err(e) = put(procs, pid) {
+            if let Err(e) = write_kernel_file(procs, pid) {
                 warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
             }
         }
@@ -477,7 +466,7 @@ impl Cgroup {
     fn remove(&self) {
         let procs = if self.v2 { &self.join[0] } else { &self.kill };
         let barco_inside = for_each_pid(procs, |pid| pid == own_pid());
-        if !self.v2 || barco_inside || put(&self.kill, b"1").is_err() {
+        if !self.v2 || barco_inside || write_kernel_file(&self.kill, b"1").is_err() {
             for_each_pid(procs, |pid| {
                 if pid != 0 && pid != own_pid() {
                     let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);

@@ -260,18 +260,24 @@ fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
 fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
     info!("writing uid_map and gid_map...");
     let mut buf = [0u8; 64];
-    write_proc_file(proc_path(&mut buf, pid, b"uid_map"), &plan.uid_map)
+    write_kernel_file(proc_path(&mut buf, pid, b"uid_map"), &plan.uid_map)
         .map_err(|e| Error::os(Stage::WriteUidMap, "", e))?;
-    write_proc_file(proc_path(&mut buf, pid, b"gid_map"), &plan.gid_map)
+    write_kernel_file(proc_path(&mut buf, pid, b"gid_map"), &plan.gid_map)
         .map_err(|e| Error::os(Stage::WriteGidMap, "", e))
 }
 
-fn write_proc_file(path: &CStr, text: &[u8]) -> Result<(), Errno> {
+/// Writes `text` to a kernel file (`/proc`, cgroupfs) in one write(2), as
+/// those files require; a short write is an error. No heap: the supervisor
+/// and the cgroup code call it after the clone.
+pub fn write_kernel_file(path: &CStr, text: &[u8]) -> Result<(), Errno> {
     let fd = openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
-    // These files must be written in one write(2).
-    match write(&fd, text)? {
-        n if n == text.len() => Ok(()),
-        _ => Err(Errno::IO),
+    loop {
+        match write(&fd, text) {
+            Ok(n) if n == text.len() => return Ok(()),
+            Ok(_) => return Err(Errno::IO),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
     }
 }
 
