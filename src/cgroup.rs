@@ -76,11 +76,12 @@ pub struct Cgroup {
     parents: Vec<CString>,
     /// (file, value) writes, in order.
     writes: Vec<(CString, CString)>,
-    /// `cgroup.procs` of each leaf, for barco to join around the clone,
-    /// and the same as text for error messages (made now: no heap later).
+    /// `cgroup.procs` (v2) or `tasks` (v1) of each leaf, for barco to join
+    /// around the clone, and the same as text for error messages (made now:
+    /// no heap later).
     join: Vec<CString>,
     join_display: Vec<String>,
-    /// barco's own `cgroup.procs` in each hierarchy, to leave to.
+    /// barco's own `cgroup.procs` or `tasks` in each hierarchy, to leave to.
     home: Vec<CString>,
     /// (file, key): counters read at the end: OOM kills, refused forks.
     oom_events: (CString, &'static str),
@@ -303,9 +304,9 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 leaves: all.iter().map(|x| c(&x.2)).collect(),
                 parents: all.iter().map(|x| c(&x.1)).collect(),
                 writes,
-                join: all.iter().map(|x| c(x.2.join("cgroup.procs"))).collect(),
-                join_display: all.iter().map(|x| x.2.join("cgroup.procs").display().to_string()).collect(),
-                home: all.iter().map(|x| c(x.0.join("cgroup.procs"))).collect(),
+                join: all.iter().map(|x| c(x.2.join("tasks"))).collect(),
+                join_display: all.iter().map(|x| x.2.join("tasks").display().to_string()).collect(),
+                home: all.iter().map(|x| c(x.0.join("tasks"))).collect(),
                 oom_events: (c(m.2.join("memory.oom_control")), "oom_kill"),
                 pids_events: (c(p.2.join("pids.events")), "max"),
                 kill: c(p.2.join("cgroup.procs")),
@@ -413,12 +414,26 @@ impl Cgroup {
         openat(CWD, self.leaves[0].as_c_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
     }
 
+    /// What join and leave write. v2: barco's pid, to `cgroup.procs`. v1:
+    /// `0` (the calling thread) to `tasks`: moving one thread skips the
+    /// write lock on cgroup_threadgroup_rwsem, whose RCU grace period cost
+    /// up to 30 ms a move here (cgroup_procs_write_start() in
+    /// kernel/cgroup/cgroup.c). barco is single-threaded, so the thread is
+    /// the process.
+    fn mover<'a>(&self, buf: &'a mut [u8; 10]) -> &'a [u8] {
+        if self.v2 {
+            crate::log::decimal(own_pid(), buf)
+        } else {
+            b"0"
+        }
+    }
+
     /// Moves barco itself into the container's cgroups, so that a child
     /// cloned now starts there; on failure, back out of those it joined.
     /// No heap: the error borrows its subject from the plan.
     pub fn join(&'static self) -> Result<(), Error> {
         let mut buf = [0u8; 10];
-        let pid = crate::log::decimal(own_pid(), &mut buf);
+        let pid = self.mover(&mut buf);
         for (procs, shown) in self.join.iter().zip(&self.join_display) {
             if let Err(e) = write_kernel_file(procs, pid) {
                 self.leave();
@@ -431,7 +446,7 @@ impl Cgroup {
     /// Moves barco back to where it was. No heap.
     pub fn leave(&self) {
         let mut buf = [0u8; 10];
-        let pid = crate::log::decimal(own_pid(), &mut buf);
+        let pid = self.mover(&mut buf);
         for procs in &self.home {
             if let Err(e) = write_kernel_file(procs, pid) {
                 warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
@@ -614,6 +629,6 @@ mod tests {
         assert!(writes.contains(&("/m/sandbox/x/barco/7/memory.memsw.limit_in_bytes".into(), "2097152".into())));
         assert!(writes.contains(&("/c/barco/7/cpu.shares".into(), "2597".into())));
         assert!(writes.contains(&("/p/barco/7/pids.max".into(), "max".into())));
-        assert_eq!(g.home[0], c("/m/sandbox/x/cgroup.procs"));
+        assert_eq!(g.home[0], c("/m/sandbox/x/tasks"));
     }
 }
