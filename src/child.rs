@@ -80,17 +80,20 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     if plan.net == crate::net::NetMode::None {
         crate::net::loopback_up()?;
     }
+    log::stage("loopback up");
 
     // New mount namespace, still with barco's capabilities over it: build
     // the container's tree, then make it the root.
     rootfs::make_private()?;
     rootfs::bind_and_enter(plan)?;
+    log::stage("rootfs bound");
     rootfs::mount_proc()?;
+    log::stage("proc and masks");
     if plan.mount_sys {
         rootfs::mount_sys()?;
     }
     rootfs::mount_dev()?;
-    log::stage("mounts");
+    log::stage("dev");
     rootfs::switch_root(plan.root_switch)?;
     log::stage("pivot_root");
 
