@@ -319,38 +319,65 @@ fn ping(addr: &str) -> bool {
         println!("ping: '{addr}' is not an IPv4 address");
         return false;
     };
-    let fd = match socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP)) {
-        Ok(fd) => fd,
-        Err(e) => {
-            println!("ping: socket: {e}");
-            return false;
-        }
+    // An ICMP datagram socket, as iputils uses: what ping_group_range opens
+    // to container root. Where it is closed (the host's default), a raw
+    // socket, for the host's root to ping a container.
+    let (fd, raw) = match socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP)) {
+        Ok(fd) => (fd, false),
+        Err(e) => match socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP)) {
+            Ok(fd) => (fd, true),
+            Err(_) => {
+                println!("ping: socket: {e}");
+                return false;
+            }
+        },
     };
-    // Echo request: type 8, code 0; the kernel fills checksum and id.
-    let request = [8u8, 0, 0, 0, 0, 0, 0, 1, b'b', b'a', b'r', b'c', b'o'];
+    // Echo request: type 8, code 0, checksum, id, sequence, payload. The
+    // kernel fills checksum and id for a datagram socket; a raw one needs
+    // them here.
+    let mut request = [8u8, 0, 0, 0, 0x62, 0x63, 0, 1, b'b', b'a', b'r', b'c', b'o', 0];
+    let sum = request.chunks(2).fold(0u32, |s, w| s + u32::from(u16::from_be_bytes([w[0], w[1]])));
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    request[2..4].copy_from_slice(&sum.to_be_bytes());
     if let Err(e) = sendto(&fd, &request, SendFlags::empty(), &SocketAddrV4::new(ip, 0)) {
         println!("ping: sendto {addr}: {e}");
         return false;
     }
-    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
-    let two = rustix::time::Timespec { tv_sec: 2, tv_nsec: 0 };
-    if rustix::event::poll(&mut fds, Some(&two)).unwrap_or(0) == 0 {
-        println!("ping: no reply from {addr}");
-        return false;
-    }
-    let mut reply = [0u8; 64];
-    match recv(&fd, &mut reply, RecvFlags::empty()) {
-        Ok((n, _)) if n >= 8 && reply[0] == 0 => {
-            println!("ping: echo reply from {addr}");
-            true
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+        let wait = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+        if left.is_zero() || rustix::event::poll(&mut fds, Some(&wait)).unwrap_or(0) == 0 {
+            println!("ping: no reply from {addr}");
+            return false;
         }
-        Ok((n, _)) => {
-            println!("ping: unexpected {n}-byte answer of type {}", reply[0]);
-            false
-        }
-        Err(e) => {
-            println!("ping: recv: {e}");
-            false
+        let mut reply = [0u8; 128];
+        let icmp = match recv(&fd, &mut reply, RecvFlags::empty()) {
+            // A raw socket also sees the IP header, and every ICMP message.
+            Ok((n, _)) if raw => {
+                let ihl = usize::from(reply[0] & 0x0f) * 4;
+                if n < ihl + 8 || reply[12..16] != ip.octets() {
+                    continue;
+                }
+                &reply[ihl..n]
+            }
+            Ok((n, _)) => &reply[..n],
+            Err(e) => {
+                println!("ping: recv: {e}");
+                return false;
+            }
+        };
+        match icmp.first() {
+            Some(0) if icmp.len() >= 8 => {
+                println!("ping: echo reply from {addr}");
+                return true;
+            }
+            Some(8) if raw => continue, // our own request, on loopback
+            _ => {
+                println!("ping: unexpected {}-byte answer of type {:?}", icmp.len(), icmp.first());
+                return false;
+            }
         }
     }
 }
