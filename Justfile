@@ -26,7 +26,7 @@ tiny:
 # Build the busybox demo rootfs from Debian's busybox-static.
 [group('build')]
 rootfs:
-    @test -x {{rootfs}}/bin/busybox || scripts/mkrootfs.sh {{rootfs}}
+    @test -x {{rootfs}}/bin/busybox -a -e {{rootfs}}/etc/hosts || scripts/mkrootfs.sh {{rootfs}}
 
 # Run a container on the busybox rootfs: an interactive shell, or the given command.
 [group('run')]
@@ -54,7 +54,7 @@ test: lint
 [group('test')]
 tiny-test: tiny
     cargo build --release --examples
-    BARCO_BIN=$PWD/target/tiny/{{target}}/release/barco cargo test --release --test container --test vm
+    BARCO_BIN=$PWD/target/tiny/{{target}}/release/barco cargo test --release --test container --test network --test vm
 
 # The QEMU suite alone: barco on a pure cgroup2 kernel, and as PID 1.
 [group('test')]

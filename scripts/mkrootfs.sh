@@ -31,6 +31,8 @@ root:x:0:
 nogroup:x:65534:
 G
 echo barcontainer > etc/hostname
+# Mount points for the /etc/hosts barco writes (it binds over files, never creates them).
+: > etc/hosts
 cd - >/dev/null
 rm -rf "$dest"
 mv "$tmp" "$dest"

@@ -76,11 +76,11 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // New UTS namespace: the hostname is ours to set.
     rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
 
-    // New network namespace (unless --net host): only lo, to bring up.
-    if plan.net == crate::net::NetMode::None {
-        crate::net::loopback_up()?;
-    }
-    log::stage("loopback up");
+    // New network namespace (unless --net host): lo to bring up, and with
+    // --net veth, eth0 to make and configure. As real root: the namespace
+    // belongs to the host's user namespace.
+    plan.network.configure()?;
+    log::stage("network");
 
     // New mount namespace, still with barco's capabilities over it: build
     // the container's tree, then make it the root.
@@ -93,6 +93,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
         rootfs::mount_sys()?;
     }
     rootfs::mount_dev()?;
+    rootfs::bind_etc_files(&plan.etc_files)?;
     log::stage("dev");
     rootfs::switch_root(plan.root_switch)?;
     log::stage("pivot_root");

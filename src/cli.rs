@@ -41,9 +41,14 @@ Options:
       --seccomp-bpf FILE  load this compiled BPF program instead
       --sys               mount a read-only /sys
       --net MODE          none: a network namespace with lo up [default];
-                          host: the host's network (with a warning)
-      --name NAME         the container's name, for its cgroup
-                          [default: barco's pid]
+                          host: the host's network (with a warning);
+                          veth: lo, and eth0 linked to a host interface
+                          bc-NAME, with a default route through it
+      --ip ADDR/PREFIX    with --net veth: the host end's address and the
+                          subnet; the container takes the first other
+                          address [default: a free /30 of 10.200.0.0/16]
+      --name NAME         the container's name, for its cgroup and its
+                          veth [default: barco's pid]
       --memory SIZE       memory limit, e.g. 512M [default: 1G]
       --memory-swap SIZE  swap limit on top of --memory (v2: memory.swap.max)
       --cpus N.N          CPU time limit, e.g. 1.5 CPUs (cpu.max)
@@ -103,6 +108,8 @@ pub struct Args {
     pub seccomp_bpf: Option<OsString>,
     pub sys: bool,
     pub net: crate::net::NetMode,
+    /// `--ip`: the host end's address and prefix (veth).
+    pub ip: Option<crate::net::Cidr>,
     pub name: Option<String>,
     pub memory: Option<String>,
     pub memory_swap: Option<String>,
@@ -169,9 +176,11 @@ where
             Long("net") => match value(&mut p, "--net")?.to_str() {
                 Some("none") => a.net = crate::net::NetMode::None,
                 Some("host") => a.net = crate::net::NetMode::Host,
-                Some(other) => return Err(Error::usage(format!("--net: '{other}' is not none or host"))),
-                None => return Err(Error::usage("--net: not none or host")),
+                Some("veth") => a.net = crate::net::NetMode::Veth,
+                Some(other) => return Err(Error::usage(format!("--net: '{other}' is not none, host or veth"))),
+                None => return Err(Error::usage("--net: not none, host or veth")),
             },
+            Long("ip") => a.ip = Some(crate::net::parse_cidr(&text(&mut p, "--ip")?).map_err(Error::usage)?),
             Long("name") => a.name = Some(text(&mut p, "--name")?),
             Long("memory") => a.memory = Some(text(&mut p, "--memory")?),
             Long("memory-swap") => a.memory_swap = Some(text(&mut p, "--memory-swap")?),
@@ -409,7 +418,8 @@ mod tests {
         assert!(err(&["-m", "r", "--cap-drop", "CAP_FOO"]).contains("--cap-drop: 'CAP_FOO' is not a capability"));
         assert!(err(&["-m", "r", "--seccomp", "strict"]).contains("--seccomp takes none or default"));
         assert!(err(&["-m", "r", "--cgroup", "v1"]).contains("--cgroup takes only none"));
-        assert!(err(&["-m", "r", "--net", "bridge"]).contains("--net: 'bridge' is not none or host"));
+        assert!(err(&["-m", "r", "--net", "bridge"]).contains("--net: 'bridge' is not none, host or veth"));
+        assert!(err(&["-m", "r", "--net", "veth", "--ip", "10.0.0.0/30"]).contains("network address"));
         assert!(err(&["-m", "r", "--cgroup", "none", "--pids", "5"]).contains("runs without limits"));
         assert!(err(&["-m", "r", "--seccomp", "none", "--seccomp-bpf", "f"]).contains("contradict"));
     }

@@ -18,7 +18,9 @@ pub const EXIT_CANNOT_EXEC: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// A step of a container's life. The child reports failures by number, so
-/// the discriminants are part of the parent↔child protocol.
+/// the discriminants are part of the parent↔child protocol. The child's
+/// steps are declared in the order `child::setup` first reaches them
+/// ([`Stage::after`] relies on it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum Stage {
@@ -33,7 +35,7 @@ pub enum Stage {
     ParentGone,
     ProcessGroup,
     Hostname,
-    Loopback,
+    Network,
     MakePrivate,
     BindRootfs,
     EnterRootfs,
@@ -45,6 +47,7 @@ pub enum Stage {
     MountDev,
     DevNode,
     DevLink,
+    EtcFile,
     PivotRoot,
     Chroot,
     DetachOldRoot,
@@ -71,7 +74,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 44] = [
+    const ALL: [Stage; 45] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -82,7 +85,7 @@ impl Stage {
         Stage::ParentGone,
         Stage::ProcessGroup,
         Stage::Hostname,
-        Stage::Loopback,
+        Stage::Network,
         Stage::MakePrivate,
         Stage::BindRootfs,
         Stage::EnterRootfs,
@@ -94,6 +97,7 @@ impl Stage {
         Stage::MountDev,
         Stage::DevNode,
         Stage::DevLink,
+        Stage::EtcFile,
         Stage::PivotRoot,
         Stage::Chroot,
         Stage::DetachOldRoot,
@@ -118,6 +122,12 @@ impl Stage {
         Stage::HeapAudit,
     ];
 
+    /// Whether the child reaches this stage after `other`: the child's steps
+    /// are declared in the order `child::setup` runs them.
+    pub fn after(self, other: Stage) -> bool {
+        self as u16 > other as u16
+    }
+
     pub fn from_u16(n: u16) -> Option<Stage> {
         Stage::ALL.iter().copied().find(|s| *s as u16 == n)
     }
@@ -135,7 +145,7 @@ impl Stage {
             Stage::ParentGone => "barco's supervisor exited during setup",
             Stage::ProcessGroup => "setpgid for the container",
             Stage::Hostname => "sethostname",
-            Stage::Loopback => "setting up the network namespace:",
+            Stage::Network => "setting up the network:",
             Stage::MakePrivate => "making / private",
             Stage::BindRootfs => "bind-mounting rootfs",
             Stage::EnterRootfs => "entering rootfs",
@@ -147,6 +157,7 @@ impl Stage {
             Stage::MountDev => "mounting",
             Stage::DevNode => "binding device node",
             Stage::DevLink => "creating link",
+            Stage::EtcFile => "binding barco's",
             Stage::PivotRoot => "pivot_root into",
             Stage::Chroot => "chroot into",
             Stage::DetachOldRoot => "detaching the old root",
@@ -295,6 +306,14 @@ fn message(n: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn child_steps_are_in_setup_order() {
+        assert!(!Stage::Hostname.after(Stage::Network));
+        assert!(Stage::MakePrivate.after(Stage::Network));
+        assert!(Stage::EtcFile.after(Stage::DevLink) && Stage::PivotRoot.after(Stage::EtcFile));
+        assert!(Stage::Exec.after(Stage::Seccomp));
+    }
 
     #[test]
     fn stage_numbers_round_trip() {

@@ -1,22 +1,47 @@
 //! The container's network: a new network namespace with its loopback up
-//! (`--net none`, the default), or the host's (`--net host`).
+//! (`--net none`, the default), the host's (`--net host`), or a new one
+//! with a veth link to the host (`--net veth`).
 //!
-//! The seed left `lo` down. barco brings it up over rtnetlink, with one
-//! hand-built `RTM_NEWLINK` request in a stack buffer, and opens
-//! `net.ipv4.ping_group_range` in the new namespace, as docker does, so that
-//! `ping` works for container root without CAP_NET_RAW (which it lacks over
-//! a network namespace owned by the host's user namespace). Runs in the
-//! child, as real root in the new namespace, before the user namespace.
+//! Everything is said over rtnetlink in messages built by hand, while
+//! planning, with linux-raw-sys's constants: no `ip` binary, no netlink
+//! crate.
+//!
+//! - **The child** (real root in the new namespace, before its user
+//!   namespace) sends one batch: `lo` up, and for veth the pair (`eth0`
+//!   here, its peer made straight in the host's namespace through
+//!   `IFLA_NET_NS_FD`), eth0's address, eth0 up, and the default route via
+//!   the host end. Each message is acked; the first error is reported.
+//!   It also opens `net.ipv4.ping_group_range`, as docker does, so that
+//!   `ping` works for container root without CAP_NET_RAW (which it lacks
+//!   over a network namespace owned by the host's user namespace).
+//! - **The supervisor** gives the host end its address and brings it up when
+//!   the child asks for its id maps (the pair exists by then), and deletes
+//!   it after the container's end. The kernel would delete it too, with the
+//!   namespace, but namespace teardown is deferred to a workqueue: deleting
+//!   it ourselves means it is gone when barco exits.
+//! - **Addresses.** `--ip HOST/PREFIX` gives the host end HOST and the
+//!   container the first other host address of the subnet. Without it,
+//!   barco takes a /30 of [`POOL`], starting from its pid. Either way the
+//!   subnet is locked for the container's life by binding an abstract unix
+//!   socket named after it (the kernel frees it when barco exits, so no lock
+//!   file can be left behind), and the host's routing table is asked
+//!   whether either address is already reachable without a gateway.
 //!
 //! # References
 //! - [rtnetlink(7)](https://man7.org/linux/man-pages/man7/rtnetlink.7.html)
 //! - [netlink(7)](https://man7.org/linux/man-pages/man7/netlink.7.html)
+//! - [veth(4)](https://man7.org/linux/man-pages/man4/veth.4.html)
 
-use crate::error::Stage;
+use crate::error::{Error, Stage};
 use crate::spawn::{At, Failure};
+use core::cell::Cell;
+use linux_raw_sys::netlink as nl;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{open, Mode, OFlags};
 use rustix::io::{write, Errno};
-use rustix::net::{recv, send, socket_with, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{
+    bind, recv, send, socket_with, AddressFamily, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
+};
 
 /// `--net`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,59 +51,512 @@ pub enum NetMode {
     None,
     /// The host's network namespace.
     Host,
+    /// A network namespace of its own, with `lo` and `eth0`, a veth link to
+    /// the host.
+    Veth,
 }
 
-const RTM_NEWLINK: u16 = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
+/// Where default addresses come from: a /30 each, 16384 of them.
+pub const POOL: Cidr = Cidr { addr: [10, 200, 0, 0], prefix: 16 };
+/// How many /30s of the pool to try before giving up.
+const POOL_TRIES: u32 = 64;
+/// The container's end of the veth pair, and the index it asks for: in a
+/// new namespace only `lo` (1) exists.
+const ETH0: &[u8] = b"eth0\0";
+const ETH0_INDEX: u32 = 2;
+/// linux/veth.h, which linux-raw-sys does not carry.
+const VETH_INFO_PEER: u16 = 1;
+/// linux/if.h.
 const IFF_UP: u32 = 1;
-const IFLA_IFNAME: u16 = 3;
+/// linux/socket.h.
+const AF_INET: u8 = 2;
+/// Interface names are at most 15 bytes (IFNAMSIZ - 1).
+const IFNAME_MAX: usize = 15;
 
-/// `RTM_NEWLINK` for `lo` with IFF_UP: an `nlmsghdr` (16 bytes), an
-/// `ifinfomsg` (16 bytes) with index 0, and an `IFLA_IFNAME` attribute
-/// naming the link (4 + 3 bytes, padded to 8).
-fn link_up_request(name: &[u8; 3]) -> [u8; 40] {
-    let mut m = [0u8; 40];
-    m[0..4].copy_from_slice(&40u32.to_ne_bytes()); // nlmsg_len
-    m[4..6].copy_from_slice(&RTM_NEWLINK.to_ne_bytes()); // nlmsg_type
-    m[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    m[8..12].copy_from_slice(&1u32.to_ne_bytes()); // nlmsg_seq
-                                                   // ifinfomsg: family AF_UNSPEC, type 0, index 0 (by name), flags, change.
-    m[24..28].copy_from_slice(&IFF_UP.to_ne_bytes()); // ifi_flags
-    m[28..32].copy_from_slice(&IFF_UP.to_ne_bytes()); // ifi_change
-    m[32..34].copy_from_slice(&7u16.to_ne_bytes()); // rta_len
-    m[34..36].copy_from_slice(&IFLA_IFNAME.to_ne_bytes());
-    m[36..39].copy_from_slice(name);
+/// An IPv4 address and prefix length, as `--ip` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: [u8; 4],
+    pub prefix: u8,
+}
+
+impl Cidr {
+    fn mask(self) -> u32 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix))
+        }
+    }
+
+    fn network(self) -> u32 {
+        u32::from_be_bytes(self.addr) & self.mask()
+    }
+
+    /// The host end's address and the container's: for a /31 the other of
+    /// the two, otherwise the first host address of the subnet that is not
+    /// the host end's.
+    pub fn ends(self) -> Result<([u8; 4], [u8; 4]), String> {
+        let shown = self.to_string();
+        let me = u32::from_be_bytes(self.addr);
+        let net = self.network();
+        if self.prefix == 31 {
+            return Ok((self.addr, (me ^ 1).to_be_bytes()));
+        }
+        let broadcast = net | !self.mask();
+        if me == net {
+            return Err(format!("--ip {shown}: that is the subnet's network address; give the host end's address"));
+        }
+        if me == broadcast {
+            return Err(format!("--ip {shown}: that is the subnet's broadcast address"));
+        }
+        let peer = if me == net + 1 { net + 2 } else { net + 1 };
+        Ok((self.addr, peer.to_be_bytes()))
+    }
+}
+
+impl core::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [a, b, c, d] = self.addr;
+        write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
+    }
+}
+
+/// Parses `--ip`: dotted-quad IPv4 with a prefix length from 8 to 31.
+pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    let bad = |why: &str| format!("--ip '{s}': {why}");
+    let (addr, prefix) = s.split_once('/').ok_or_else(|| bad("not ADDRESS/PREFIX (for example 10.1.2.1/30)"))?;
+    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad("not an IPv4 address (IPv6 is not supported)"))?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad("the prefix length is not a number"))?;
+    if !(8..=31).contains(&prefix) {
+        return Err(bad("the prefix length must be 8 to 31 (a link needs two addresses)"));
+    }
+    let cidr = Cidr { addr: addr.octets(), prefix };
+    cidr.ends()?;
+    Ok(cidr)
+}
+
+/// The network, as planned: what the child sends, and the veth link.
+pub struct Network {
+    pub mode: NetMode,
+    /// Requests the child sends in one batch, with sequence numbers 1, 2...
+    requests: Vec<u8>,
+    /// What each request does, for the error line (index = sequence - 1).
+    pub steps: Vec<String>,
+    pub veth: Option<Veth>,
+    /// The address `/etc/hosts` gives the hostname.
+    pub hosts_address: String,
+}
+
+/// A veth link to the host, as planned.
+pub struct Veth {
+    /// The host end's name, and the addresses.
+    pub host_end: String,
+    pub host: Cidr,
+    pub container: [u8; 4],
+    /// The host's network namespace, for the peer's `IFLA_NET_NS_FD`: its
+    /// number is in the child's request, so it stays open until then.
+    _host_ns: OwnedFd,
+    /// The bound abstract socket that locks the subnet.
+    _lock: OwnedFd,
+    getlink: Vec<u8>,
+    /// The host end's address and "up", with its index at these offsets.
+    host_setup: Vec<u8>,
+    host_setup_index_at: [usize; 2],
+    dellink: Vec<u8>,
+    /// Learned from RTM_GETLINK once the pair exists.
+    host_index: Cell<u32>,
+    /// The child got past its network step, so the pair is ours.
+    made: Cell<bool>,
+    /// Whole error lines for the likely failures, made now.
+    pub taken: String,
+    pub no_driver: String,
+    pub host_setup_subject: String,
+}
+
+impl Network {
+    /// Plans `mode`; for veth, takes a subnet (`ip`, or one of [`POOL`])
+    /// and the host end's name, `bc-NAME`.
+    pub fn plan(mode: NetMode, ip: Option<Cidr>, name: &str, pid: u32) -> Result<Network, Error> {
+        if ip.is_some() && mode != NetMode::Veth {
+            return Err(Error::usage("--ip needs --net veth"));
+        }
+        let mut requests = Vec::new();
+        let mut steps = Vec::new();
+        if mode == NetMode::Host {
+            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into() });
+        }
+        requests.extend(message(
+            nl::RTM_NEWLINK as u16,
+            ACK,
+            1,
+            &ifinfomsg(0, IFF_UP, IFF_UP),
+            &attr(nl::IFLA_IFNAME as u16, b"lo\0"),
+        ));
+        steps.push("bringing lo up".into());
+        if mode == NetMode::None {
+            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into() });
+        }
+
+        let host_end = format!("bc-{name}");
+        if host_end.len() > IFNAME_MAX {
+            return Err(Error::usage(format!(
+                "--net veth: the host end's name '{host_end}' is longer than {IFNAME_MAX} bytes; choose a shorter --name"
+            )));
+        }
+        let mut ifname = host_end.clone().into_bytes();
+        ifname.push(0);
+        let host_ns = open(c"/proc/self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::os(Stage::Network, "opening /proc/self/ns/net", e))?;
+        let (host, lock) = match ip {
+            Some(cidr) => (cidr, claim(cidr, true)?),
+            None => pick(pid)?,
+        };
+        let (host_ip, container) = host.ends().map_err(Error::usage)?;
+        let c = Cidr { addr: container, prefix: host.prefix };
+
+        let create = CREATE_FLAGS;
+        let ns_fd = rustix::fd::AsRawFd::as_raw_fd(&host_ns) as u32;
+        let peer = [
+            &ifinfomsg(0, 0, 0)[..],
+            &attr(nl::IFLA_IFNAME as u16, &ifname),
+            &attr(nl::IFLA_NET_NS_FD as u16, &ns_fd.to_ne_bytes()),
+        ]
+        .concat();
+        let info =
+            [attr(nl::IFLA_INFO_KIND as u16, b"veth\0"), attr(nl::IFLA_INFO_DATA as u16, &attr(VETH_INFO_PEER, &peer))]
+                .concat();
+        let attrs = [attr(nl::IFLA_IFNAME as u16, ETH0), attr(nl::IFLA_LINKINFO as u16, &info)].concat();
+        requests.extend(message(nl::RTM_NEWLINK as u16, create, 2, &ifinfomsg(ETH0_INDEX, 0, 0), &attrs));
+        steps.push(format!("creating the veth pair {host_end} (host) and eth0 (container)"));
+        requests.extend(address_message(3, c, ETH0_INDEX));
+        steps.push(format!("adding {c} to eth0"));
+        requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP), &[]));
+        steps.push("bringing eth0 up".into());
+        let route = rtmsg(0, nl::RTN_UNICAST as u8, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8);
+        let attrs = [
+            attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip),
+            attr(nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes()),
+        ]
+        .concat();
+        requests.extend(message(nl::RTM_NEWROUTE as u16, create, 5, &route, &attrs));
+        let [a, b, cc, d] = host_ip;
+        steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}"));
+
+        // The supervisor's requests, with the host end's index to fill in.
+        let getlink =
+            message(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0), &attr(nl::IFLA_IFNAME as u16, &ifname));
+        let add = address_message(1, host, 0);
+        let up = message(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP), &[]);
+        // ifaddrmsg.ifa_index and ifinfomsg.ifi_index: 16 + 4 into each.
+        let host_setup_index_at = [16 + 4, add.len() + 16 + 4];
+        let host_setup = [add, up].concat();
+        let dellink = message(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
+        Ok(Network {
+            mode,
+            requests,
+            steps,
+            hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]),
+            veth: Some(Veth {
+                taken: format!(
+                    "--net veth: the host already has an interface named '{host_end}'; choose another --name"
+                ),
+                no_driver: "--net veth: the kernel has no veth driver (load the veth module: modprobe veth)".into(),
+                host_setup_subject: format!("{host_end} (the host end): adding {host}, up"),
+                host_end,
+                host,
+                container,
+                _host_ns: host_ns,
+                _lock: lock,
+                getlink,
+                host_setup,
+                host_setup_index_at,
+                dellink,
+                host_index: Cell::new(0),
+                made: Cell::new(false),
+            }),
+        })
+    }
+
+    /// In the child, in the new namespace: sends the batch, checks every
+    /// ack, and opens ping_group_range. No heap.
+    pub fn configure(&self) -> Result<(), Failure> {
+        if self.mode == NetMode::Host {
+            return Ok(());
+        }
+        let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None).at(Stage::Network)?;
+        send(&fd, &self.requests, SendFlags::empty()).at(Stage::Network)?;
+        let count = self.steps.len() as u32;
+        if let Err((seq, e)) = acks(&fd, count) {
+            return Err(Failure::new(Stage::Network, (seq.max(1) - 1) as u16, e));
+        }
+        // /proc/sys/net shows the writer's network namespace: this is ours.
+        let ping = open(c"/proc/sys/net/ipv4/ping_group_range", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .at_index(Stage::Network, self.steps.len())?;
+        write(&ping, b"0 2147483647").at_index(Stage::Network, self.steps.len()).map(drop)
+    }
+}
+
+impl Veth {
+    /// In the supervisor, once the pair exists: gives the host end its
+    /// address and brings it up. No heap.
+    pub fn set_up_host_end(&'static self) -> Result<(), Error> {
+        let [a, b, c, d] = self.container;
+        crate::log::info!("veth: {} is {}, eth0 is {a}.{b}.{c}.{d}", self.host_end, self.host);
+        let fail = |e| Error::os(Stage::Network, self.host_setup_subject.as_str(), e);
+        let fd = netlink().map_err(fail)?;
+        let index = self.index(&fd).map_err(fail)?;
+        self.host_index.set(index);
+        let mut buf = [0u8; 128];
+        let msg = &mut buf[..self.host_setup.len()];
+        msg.copy_from_slice(&self.host_setup);
+        for at in self.host_setup_index_at {
+            msg[at..at + 4].copy_from_slice(&index.to_ne_bytes());
+        }
+        send(&fd, msg, SendFlags::empty()).map_err(fail)?;
+        acks(&fd, 2).map_err(|(_, e)| fail(e))
+    }
+
+    /// The child reported a failure at `stage`: if that came after its
+    /// network step, the pair was made (and is ours to remove).
+    pub fn child_failed_at(&self, stage: Stage) {
+        if stage.after(Stage::Network) {
+            self.made.set(true);
+        }
+    }
+
+    /// After the container: deletes the host end (and so eth0), unless the
+    /// kernel has already. By the index the supervisor learned, or by name
+    /// only when the child is known to have made the pair: a failed create
+    /// means the name is someone else's. No heap.
+    pub fn remove_host_end(&self) {
+        let Ok(fd) = netlink() else { return };
+        let index = match self.host_index.get() {
+            0 if !self.made.get() => return,
+            0 => match self.index(&fd) {
+                Ok(i) => i,
+                Err(_) => return,
+            },
+            i => i,
+        };
+        let mut buf = [0u8; 64];
+        let msg = &mut buf[..self.dellink.len()];
+        msg.copy_from_slice(&self.dellink);
+        msg[20..24].copy_from_slice(&index.to_ne_bytes());
+        if send(&fd, msg, SendFlags::empty()).is_ok() {
+            match acks(&fd, 1) {
+                Ok(()) | Err((_, Errno::NODEV)) => {}
+                Err((_, e)) => crate::log::warning!("removing {}: {}", self.host_end, crate::error::strerror(e)),
+            }
+        }
+    }
+
+    /// The host end's index, from RTM_GETLINK by name.
+    fn index(&self, fd: &OwnedFd) -> Result<u32, Errno> {
+        send(fd, &self.getlink, SendFlags::empty())?;
+        let mut reply = [0u8; 2048];
+        let (n, _) = recv(fd, &mut reply, RecvFlags::empty())?;
+        let reply = &reply[..n.min(reply.len())];
+        // No ack was asked for: an NLMSG_ERROR is a failure (ENODEV).
+        if let Some(e) = ack_errno(reply) {
+            return Err(if e == 0 { Errno::PROTO } else { Errno::from_raw_os_error(e) });
+        }
+        match (u16_at(reply, 4), u32_at(reply, 16 + 4)) {
+            (Some(t), Some(index)) if t == nl::RTM_NEWLINK as u16 && index != 0 => Ok(index),
+            _ => Err(Errno::PROTO),
+        }
+    }
+}
+
+/// A change, acked; one that creates, refusing to replace.
+const ACK: u16 = nl::NLM_F_ACK as u16;
+const CREATE_FLAGS: u16 = (nl::NLM_F_ACK | nl::NLM_F_CREATE | nl::NLM_F_EXCL) as u16;
+
+/// A NETLINK_ROUTE socket (protocol 0) in the caller's namespace.
+fn netlink() -> Result<OwnedFd, Errno> {
+    socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)
+}
+
+/// Reads acks until sequence numbers 1..=count are all in. Returns the
+/// first failed request's sequence number and errno. No heap.
+fn acks(fd: &impl AsFd, count: u32) -> Result<(), (u32, Errno)> {
+    let mut seen = 0u64;
+    let mut first_error: Option<(u32, Errno)> = None;
+    let all = if count >= 64 { u64::MAX } else { (1u64 << count) - 1 };
+    let mut buf = [0u8; 4096];
+    while seen & all != all {
+        let n = match recv(fd, &mut buf, RecvFlags::empty()) {
+            Ok((n, _)) => n.min(buf.len()),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err((0, e)),
+        };
+        let mut at = 0;
+        while let Some(len) = u32_at(&buf[..n], at) {
+            let len = len as usize;
+            if len < 16 || at + len > n {
+                break;
+            }
+            let msg = &buf[at..at + len];
+            if let (Some(e), Some(seq)) = (ack_errno(msg), u32_at(msg, 8)) {
+                if (1..=count).contains(&seq) {
+                    seen |= 1 << (seq - 1);
+                    if e != 0 && first_error.is_none_or(|(s, _)| seq < s) {
+                        first_error = Some((seq, Errno::from_raw_os_error(e)));
+                    }
+                }
+            }
+            at += (len + 3) & !3;
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The errno of an `NLMSG_ERROR` message: 0 for an ack.
+fn ack_errno(msg: &[u8]) -> Option<i32> {
+    if u16_at(msg, 4)? != nl::NLMSG_ERROR as u16 {
+        return None;
+    }
+    Some(-(u32_at(msg, 16)? as i32))
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// One netlink request: `nlmsghdr` (16 bytes), then `header` and `attrs`.
+fn message(kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[u8]) -> Vec<u8> {
+    let len = 16 + header.len() + attrs.len();
+    let mut m = Vec::with_capacity(len);
+    m.extend((len as u32).to_ne_bytes());
+    m.extend(kind.to_ne_bytes());
+    m.extend((nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
+    m.extend(seq.to_ne_bytes());
+    m.extend(0u32.to_ne_bytes()); // nlmsg_pid: the kernel's
+    m.extend(header);
+    m.extend(attrs);
     m
 }
 
-/// The errno of an `NLMSG_ERROR` acknowledgement: 0 for success.
-fn ack_errno(reply: &[u8]) -> Option<i32> {
-    let kind = u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?);
-    if kind != NLMSG_ERROR {
-        return None;
-    }
-    let error = i32::from_ne_bytes(reply.get(16..20)?.try_into().ok()?);
-    Some(-error)
+/// An `rtattr`: length, type, payload, padded to 4 bytes.
+fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 4 + payload.len();
+    let mut a = Vec::with_capacity((len + 3) & !3);
+    a.extend((len as u16).to_ne_bytes());
+    a.extend(kind.to_ne_bytes());
+    a.extend(payload);
+    a.resize((len + 3) & !3, 0);
+    a
 }
 
-/// Brings `lo` up and lets every group ping. No heap.
-pub fn loopback_up() -> Result<(), Failure> {
-    // Protocol None is NETLINK_ROUTE (0).
-    let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None).at(Stage::Loopback)?;
-    send(&fd, &link_up_request(b"lo\0"), SendFlags::empty()).at(Stage::Loopback)?;
-    let mut reply = [0u8; 128];
-    let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).at(Stage::Loopback)?;
-    match ack_errno(&reply[..n]) {
-        Some(0) => {}
-        Some(e) => return Err(Failure::new(Stage::Loopback, 0, Errno::from_raw_os_error(e))),
-        None => return Err(Failure::new(Stage::Loopback, 0, Errno::PROTO)),
+/// `struct ifinfomsg`: family AF_UNSPEC, type 0, index, flags, change.
+fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[4..8].copy_from_slice(&index.to_ne_bytes());
+    m[8..12].copy_from_slice(&flags.to_ne_bytes());
+    m[12..16].copy_from_slice(&change.to_ne_bytes());
+    m
+}
+
+/// `struct rtmsg` for the main table: family AF_INET, destination length,
+/// table, protocol "boot" (as ip(8) does), scope and type.
+fn rtmsg(dst_len: u8, kind: u8, scope: u8) -> [u8; 12] {
+    [AF_INET, dst_len, 0, 0, nl::rt_class_t::RT_TABLE_MAIN as u8, nl::RTPROT_BOOT as u8, scope, kind, 0, 0, 0, 0]
+}
+
+/// RTM_NEWADDR of `c` on link `index`: `struct ifaddrmsg`, IFA_LOCAL and
+/// IFA_ADDRESS.
+fn address_message(seq: u32, c: Cidr, index: u32) -> Vec<u8> {
+    let mut ifa = [AF_INET, c.prefix, 0, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8, 0, 0, 0, 0];
+    ifa[4..8].copy_from_slice(&index.to_ne_bytes());
+    let attrs = [attr(nl::IFA_LOCAL as u16, &c.addr), attr(nl::IFA_ADDRESS as u16, &c.addr)].concat();
+    message(nl::RTM_NEWADDR as u16, CREATE_FLAGS, seq, &ifa, &attrs)
+}
+
+/// Locks `cidr`'s subnet for this barco: binds the abstract unix socket
+/// `barco/net/NETWORK/PREFIX`, which the kernel releases when barco exits.
+/// Also asks the host's routes whether either end is already reachable
+/// without a gateway (an address or a subnet of the host's). `explicit`:
+/// the user chose it, so a clash is an error, not a reason to try another.
+fn claim(cidr: Cidr, explicit: bool) -> Result<OwnedFd, Error> {
+    let net = Cidr { addr: cidr.network().to_be_bytes(), prefix: cidr.prefix };
+    let name = format!("barco/net/{net}");
+    let fd = socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
+        .map_err(|e| Error::os(Stage::Network, "socket", e))?;
+    let addr = SocketAddrUnix::new_abstract_name(name.as_bytes()).map_err(|e| Error::os(Stage::Network, "", e))?;
+    match bind(&fd, &addr) {
+        Ok(()) => {}
+        Err(Errno::ADDRINUSE) if explicit => {
+            return Err(Error::usage(format!("--ip {cidr}: another barco container is using {net}")))
+        }
+        Err(e) => return Err(Error::os(Stage::Network, format!("locking {net}"), e)),
     }
-    // /proc/sys/net shows the writer's network namespace: this is ours.
-    let ping = open(c"/proc/sys/net/ipv4/ping_group_range", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-        .at_index(Stage::Loopback, 1)?;
-    write(&ping, b"0 2147483647").at_index(Stage::Loopback, 1).map(drop)
+    let (host, container) = cidr.ends().map_err(Error::usage)?;
+    for ip in [host, container] {
+        if let Some(how) = reachable(ip)? {
+            let [a, b, c, d] = ip;
+            return Err(Error::usage(format!("--ip {cidr}: the host already reaches {a}.{b}.{c}.{d} {how}")));
+        }
+    }
+    Ok(fd)
+}
+
+/// A free /30 of [`POOL`], trying from the one `pid` picks.
+fn pick(pid: u32) -> Result<(Cidr, OwnedFd), Error> {
+    let slots = 1u32 << (30 - POOL.prefix);
+    let base = u32::from_be_bytes(POOL.addr);
+    for i in 0..POOL_TRIES {
+        let slot = (pid + i) % slots;
+        let cidr = Cidr { addr: (base + (slot << 2) + 1).to_be_bytes(), prefix: 30 };
+        match claim(cidr, false) {
+            Ok(fd) => return Ok((cidr, fd)),
+            Err(e) if e.stage == Stage::Usage || e.errno == Some(Errno::ADDRINUSE) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::usage(format!("--net veth: no free /30 among {POOL_TRIES} tried in {POOL}; choose a subnet with --ip")))
+}
+
+/// Whether the host reaches `ip` directly: it is one of its addresses, or
+/// in one of its subnets (a route without a gateway). RTM_GETROUTE.
+fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
+    let fail = |e| Error::os(Stage::Network, "asking the host's routes", e);
+    let fd = netlink().map_err(fail)?;
+    // A lookup: no ack, the answer is the route.
+    let req = message(nl::RTM_GETROUTE as u16, 0, 1, &rtmsg(32, 0, 0), &attr(nl::rtattr_type_t::RTA_DST as u16, &ip));
+    send(&fd, &req, SendFlags::empty()).map_err(fail)?;
+    let mut reply = [0u8; 1024];
+    let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).map_err(fail)?;
+    Ok(route_clash(&reply[..n.min(reply.len())]))
+}
+
+/// Reads an RTM_GETROUTE answer: a local address, or a route with no
+/// gateway, is a clash; an error (no route) or a gateway is not.
+fn route_clash(reply: &[u8]) -> Option<&'static str> {
+    if u16_at(reply, 4)? != nl::RTM_NEWROUTE as u16 {
+        return None;
+    }
+    let kind = *reply.get(16 + 7)?;
+    if kind == nl::RTN_LOCAL as u8 {
+        return Some("as one of its own addresses");
+    }
+    if kind != nl::RTN_UNICAST as u8 {
+        return None;
+    }
+    let mut at = 16 + 12;
+    while let (Some(len), Some(t)) = (u16_at(reply, at), u16_at(reply, at + 2)) {
+        if t == nl::rtattr_type_t::RTA_GATEWAY as u16 {
+            return None;
+        }
+        if len < 4 {
+            break;
+        }
+        at += (usize::from(len) + 3) & !3;
+    }
+    Some("through one of its interfaces (a subnet in use)")
 }
 
 #[cfg(test)]
@@ -86,16 +564,95 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_layout() {
-        let m = link_up_request(b"lo\0");
-        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
-        assert_eq!(&m[36..39], b"lo\0");
-        assert_eq!(m[39], 0, "padding");
+    fn cidrs() {
+        let c = parse_cidr("10.1.2.1/30").unwrap();
+        assert_eq!(c.ends().unwrap(), ([10, 1, 2, 1], [10, 1, 2, 2]));
+        assert_eq!(parse_cidr("10.1.2.2/30").unwrap().ends().unwrap(), ([10, 1, 2, 2], [10, 1, 2, 1]));
+        assert_eq!(parse_cidr("10.1.2.4/31").unwrap().ends().unwrap(), ([10, 1, 2, 4], [10, 1, 2, 5]));
+        assert_eq!(parse_cidr("10.1.2.5/31").unwrap().ends().unwrap(), ([10, 1, 2, 5], [10, 1, 2, 4]));
+        assert_eq!(parse_cidr("192.168.7.9/24").unwrap().ends().unwrap(), ([192, 168, 7, 9], [192, 168, 7, 1]));
+        for (bad, why) in [
+            ("10.1.2.1", "not ADDRESS/PREFIX"),
+            ("10.1.2/30", "not an IPv4 address"),
+            ("300.1.2.1/30", "not an IPv4 address"),
+            ("fd00::1/64", "IPv6 is not supported"),
+            ("10.1.2.1/x", "not a number"),
+            ("10.1.2.1/32", "8 to 31"),
+            ("10.1.2.1/4", "8 to 31"),
+            ("10.1.2.0/30", "network address"),
+            ("10.1.2.3/30", "broadcast address"),
+        ] {
+            let e = parse_cidr(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert_eq!(c.to_string(), "10.1.2.1/30");
+    }
+
+    #[test]
+    fn message_layout() {
+        let m = message(
+            nl::RTM_NEWLINK as u16,
+            0,
+            7,
+            &ifinfomsg(0, IFF_UP, IFF_UP),
+            &attr(nl::IFLA_IFNAME as u16, b"lo\0"),
+        );
+        assert_eq!(m.len(), 40);
+        assert_eq!(u32_at(&m, 0), Some(40), "nlmsg_len");
+        assert_eq!(u16_at(&m, 4), Some(16), "RTM_NEWLINK");
+        assert_eq!(u16_at(&m, 6), Some(1), "NLM_F_REQUEST");
+        assert_eq!(u32_at(&m, 8), Some(7), "sequence");
+        assert_eq!(u32_at(&m, 24), Some(IFF_UP));
+        assert_eq!((u16_at(&m, 32), u16_at(&m, 34)), (Some(7), Some(3)), "rta_len, IFLA_IFNAME");
+        assert_eq!(&m[36..40], b"lo\0\0", "padded");
+        assert_eq!(core::mem::size_of::<nl::ifinfomsg>(), 16);
+        assert_eq!(core::mem::size_of::<nl::ifaddrmsg>(), 8);
+        assert_eq!(core::mem::size_of::<nl::rtmsg>(), 12);
+        assert_eq!(core::mem::size_of::<nl::nlmsghdr>(), 16);
+    }
+
+    #[test]
+    fn acks_and_route_answers() {
         let mut ack = [0u8; 36];
-        ack[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        ack[4..6].copy_from_slice(&(nl::NLMSG_ERROR as u16).to_ne_bytes());
         assert_eq!(ack_errno(&ack), Some(0));
-        ack[16..20].copy_from_slice(&(-19i32).to_ne_bytes());
-        assert_eq!(ack_errno(&ack), Some(19), "ENODEV");
+        ack[16..20].copy_from_slice(&(-17i32).to_ne_bytes());
+        assert_eq!(ack_errno(&ack), Some(17), "EEXIST");
         assert_eq!(ack_errno(&[0u8; 8]), None);
+
+        let route = |kind: u8, attrs: &[u8]| message(nl::RTM_NEWROUTE as u16, 0, 1, &rtmsg(32, kind, 0), attrs);
+        let oif = attr(nl::rtattr_type_t::RTA_OIF as u16, &3u32.to_ne_bytes());
+        let gw = attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &[10, 0, 0, 1]);
+        assert!(route_clash(&route(nl::RTN_LOCAL as u8, &oif)).is_some());
+        assert!(route_clash(&route(nl::RTN_UNICAST as u8, &oif)).is_some(), "a subnet of the host's");
+        assert!(route_clash(&route(nl::RTN_UNICAST as u8, &[oif.clone(), gw].concat())).is_none(), "via a gateway");
+        assert!(route_clash(&route(nl::RTN_UNREACHABLE as u8, &[])).is_none());
+        assert!(route_clash(&ack).is_none(), "no route at all");
+    }
+
+    #[test]
+    fn veth_requests() {
+        // Planning opens /proc/self/ns/net and binds a socket, which a
+        // test may do; it must not find the subnet taken.
+        let n = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.1/30").unwrap()), "unit", 1).unwrap();
+        let v = n.veth.as_ref().unwrap();
+        assert_eq!(v.host_end, "bc-unit");
+        assert_eq!(v.container, [10, 249, 3, 2]);
+        assert_eq!(n.steps.len(), 5);
+        assert_eq!(n.hosts_address, "10.249.3.2");
+        // Five messages, sequence 1 to 5, lengths adding up.
+        let (mut at, mut seqs) = (0, vec![]);
+        while at < n.requests.len() {
+            seqs.push(u32_at(&n.requests, at + 8).unwrap());
+            at += u32_at(&n.requests, at).unwrap() as usize;
+        }
+        assert_eq!(at, n.requests.len());
+        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        // The same subnet cannot be planned twice while the lock is held.
+        let again = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.2/30").unwrap()), "unit2", 1);
+        assert!(again.err().unwrap().to_string().contains("another barco container is using 10.249.3.0/30"));
+        assert!(Network::plan(NetMode::None, Some(parse_cidr("10.249.4.1/30").unwrap()), "x", 1).is_err());
+        let long = Network::plan(NetMode::Veth, None, "a-very-long-name", 1).err().unwrap().to_string();
+        assert!(long.contains("longer than 15 bytes"), "{long}");
     }
 }

@@ -121,7 +121,9 @@ pub struct Plan {
     pub argv: CArray,
     pub envp: CArray,
     pub clone_flags: u64,
-    pub net: crate::net::NetMode,
+    pub network: crate::net::Network,
+    /// `/etc/hosts` and `/etc/hostname`, bound over the rootfs's own.
+    pub etc_files: Vec<rootfs::EtcFile>,
     pub root_switch: RootSwitch,
     /// The capabilities the container keeps (bounding, and for uid 0,
     /// effective and permitted).
@@ -225,6 +227,9 @@ impl Plan {
             }
         }
 
+        let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid)?;
+        let etc_files = rootfs::etc_files(&rootfs, &hostname.to_string_lossy(), &network.hosts_address);
+
         let mut clone_flags = CLONE_FLAGS;
         if args.net == crate::net::NetMode::Host {
             warning!("--net host: the container shares the host's network namespace");
@@ -271,7 +276,8 @@ impl Plan {
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
             envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
             clone_flags,
-            net: args.net,
+            network,
+            etc_files,
             caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
             no_new_privs: !args.allow_new_privileges,
             seccomp,
@@ -304,7 +310,11 @@ impl Plan {
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
             Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
-            Stage::Loopback => table(&["bringing lo up", "opening net.ipv4.ping_group_range"]),
+            Stage::Network => match self.network.steps.get(usize::from(index)) {
+                Some(step) => Cow::Borrowed(step.as_str()),
+                None => Cow::Borrowed("opening net.ipv4.ping_group_range"),
+            },
+            Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
             Stage::Workdir => Cow::Borrowed(&self.workdir_display),
             Stage::Exec => Cow::Borrowed(&self.command_display),
             Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),

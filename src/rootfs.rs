@@ -12,8 +12,8 @@ use crate::error::Stage;
 use crate::plan::Plan;
 use crate::spawn::{At, Failure};
 use core::ffi::CStr;
-use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
-use rustix::io::Errno;
+use rustix::fs::{fstat, mkdirat, openat, symlinkat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::io::{write, Errno};
 use rustix::mount::{
     fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount, mount_bind, mount_change, mount_remount, move_mount,
     open_tree, unmount, FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MountPropagationFlags, MoveMountFlags,
@@ -219,6 +219,74 @@ pub fn mount_dev() -> Result<(), Failure> {
 
     for (i, (target, link)) in DEV_LINKS.iter().enumerate() {
         symlinkat(*target, CWD, *link).at_index(Stage::DevLink, i)?;
+    }
+    Ok(())
+}
+
+/// A file barco writes for the container and binds over the rootfs's own,
+/// which stays untouched: `/etc/hosts` or `/etc/hostname`.
+pub struct EtcFile {
+    /// In the rootfs's `etc`.
+    name: &'static CStr,
+    /// Where it is written first: barco's own `/dev` tmpfs. It is unlinked
+    /// once bound, so it shows only where it is bound.
+    scratch: &'static CStr,
+    text: Vec<u8>,
+}
+
+/// The files as error messages name them, by index.
+pub const ETC_FILE_NAMES: &[&str] = &["/etc/hosts", "/etc/hostname"];
+
+/// Plans `/etc/hosts` and `/etc/hostname` for the container, for the
+/// targets the rootfs has as regular files (not symlinks): a bind mount
+/// needs its target, and barco does not create files in the rootfs.
+pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec<EtcFile> {
+    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n");
+    let files = [
+        (c"hosts", c"dev/.barco-hosts", hosts.into_bytes()),
+        (c"hostname", c"dev/.barco-hostname", format!("{hostname}\n").into_bytes()),
+    ];
+    let regular = |name: &CStr| {
+        let etc = rootfs.join("etc");
+        std::fs::symlink_metadata(&etc).is_ok_and(|m| m.is_dir())
+            && std::fs::symlink_metadata(etc.join(name.to_str().unwrap_or("-"))).is_ok_and(|m| m.is_file())
+    };
+    let mut planned = Vec::new();
+    for (name, scratch, text) in files {
+        if regular(name) {
+            planned.push(EtcFile { name, scratch, text });
+        } else {
+            crate::log::debug!("the rootfs has no regular file /etc/{}: not binding one", name.to_string_lossy());
+        }
+    }
+    planned
+}
+
+/// Writes each planned file into `/dev` (a tmpfs barco just mounted) and
+/// binds it over the rootfs's own. The target is opened beneath `etc`
+/// with `O_PATH | O_NOFOLLOW` and must still be a regular file, so a
+/// symlink swapped in since planning is refused, not followed.
+pub fn bind_etc_files(files: &[EtcFile]) -> Result<(), Failure> {
+    for f in files {
+        let index = if f.name == c"hosts" { 0 } else { 1 };
+        let at = |e: Errno| Failure::new(Stage::EtcFile, index, e);
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = openat(CWD, f.scratch, flags, Mode::from_raw_mode(0o644)).map_err(at)?;
+        if write(&fd, &f.text).map_err(at)? != f.text.len() {
+            return Err(at(Errno::IO));
+        }
+        drop(fd);
+        let path = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let etc = openat(CWD, c"etc", path | OFlags::DIRECTORY, Mode::empty()).map_err(at)?;
+        let target = openat(&etc, f.name, path, Mode::empty()).map_err(at)?;
+        if fstat(&target).map_err(at)?.st_mode & 0o170000 != 0o100000 {
+            return Err(at(Errno::INVAL));
+        }
+        let tree =
+            open_tree(CWD, f.scratch, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC).map_err(at)?;
+        let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+        move_mount(&tree, c"", &target, c"", both).map_err(at)?;
+        unlinkat(CWD, f.scratch, AtFlags::empty()).map_err(at)?;
     }
     Ok(())
 }

@@ -40,6 +40,18 @@ impl Failure {
 
     /// The parent's one-line error for this failure.
     pub fn into_error(self, plan: &'static Plan) -> Error {
+        // Creating the veth pair (request 2): the likely failures get a
+        // whole line of their own, made while planning.
+        if let (Stage::Network, 1, Some(veth)) = (self.stage, self.index, &plan.network.veth) {
+            let line = match Errno::from_raw_os_error(self.errno) {
+                Errno::EXIST => Some(&veth.taken),
+                Errno::OPNOTSUPP => Some(&veth.no_driver),
+                _ => None,
+            };
+            if let Some(line) = line {
+                return Error::usage(line.as_str());
+            }
+        }
         Error {
             stage: self.stage,
             subject: plan.subject(self.stage, self.index),

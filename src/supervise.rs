@@ -33,6 +33,9 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
         log::stage("cgroup");
     }
     let outcome = run_in_cgroup(plan);
+    if let Some(veth) = &plan.network.veth {
+        veth.remove_host_end();
+    }
     // The cgroup goes last, whatever happened: it may outlive a failure.
     if let Some(cg) = &plan.cgroup {
         cg.finish();
@@ -107,11 +110,20 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
         if message {
             match chan.next() {
                 Ok(Some(ToParent::MapsPlease)) => {
+                    // The veth pair exists by now: the child made it first.
+                    if let Some(veth) = &plan.network.veth {
+                        veth.set_up_host_end()?;
+                    }
                     write_maps(plan, c.pid)?;
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                     log::stage("maps written");
                 }
-                Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+                Ok(Some(ToParent::Failed(f))) => {
+                    if let Some(veth) = &plan.network.veth {
+                        veth.child_failed_at(f.stage);
+                    }
+                    failure = Some(f);
+                }
                 Ok(None) | Err(_) => {
                     setting_up = false;
                     log::stage("exec seen");

@@ -30,7 +30,15 @@ fn image() -> Initramfs {
 fn suite() -> &'static Boot {
     static BOOT: OnceLock<Boot> = OnceLock::new();
     BOOT.get_or_init(|| {
-        let initrd = image().console().busybox().file("init", 0o755, include_bytes!("qemu/suite.sh")).write("suite");
+        let veth = qemu::kernel().with_file_name("modules").join("veth.ko");
+        let veth = std::fs::read(&veth)
+            .unwrap_or_else(|e| panic!("{}: {e} (scripts/vm-kernel.sh fetches it)", veth.display()));
+        let initrd = image()
+            .console()
+            .busybox()
+            .file("veth.ko", 0o644, &veth)
+            .file("init", 0o755, include_bytes!("qemu/suite.sh"))
+            .write("suite");
         boot("suite", &initrd, "rdinit=/init", LIMIT)
     })
 }
@@ -156,6 +164,13 @@ fn cgroup_v2_limits_in_the_vm() {
 fn loopback_is_up_in_the_vm() {
     assert_all(suite(), "initramfs", &["net-lo-up", "net-ping"]);
     assert_all(suite(), "tmpfs", &["net-lo-up", "net-ping"]);
+}
+
+#[test]
+fn veth_in_the_vm() {
+    let names = ["net-veth", "net-veth-gone", "net-veth-from-host"];
+    assert_all(suite(), "initramfs", &names);
+    assert_all(suite(), "tmpfs", &names);
 }
 
 #[test]

@@ -45,7 +45,8 @@ pub fn rootfs() -> &'static Path {
     ROOTFS.get_or_init(|| {
         assert!(is_root(), "barco's integration tests run containers and must run as root");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-rootfs");
-        if !dir.join("bin/busybox").exists() {
+        // etc/hosts: rootfs built before barco bound /etc/hosts lack it.
+        if !dir.join("bin/busybox").exists() || !dir.join("etc/hosts").exists() {
             let status = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mkrootfs.sh"))
                 .arg(&dir)
                 .status()
@@ -136,6 +137,12 @@ impl Run {
 
     pub fn stdin(mut self, input: &str) -> Run {
         self.stdin = Some(input.as_bytes().to_vec());
+        self.cmd.stdin(Stdio::piped());
+        self
+    }
+
+    /// A pipe for stdin that the test writes to and closes itself.
+    pub fn stdin_open(mut self) -> Run {
         self.cmd.stdin(Stdio::piped());
         self
     }

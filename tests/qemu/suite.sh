@@ -73,7 +73,7 @@ expect hostname-chosen 0 boat -m $R --hostname boat -- hostname
 expect ids-and-maps 0 "$(printf '0\n0\n0 10000 2000\n0 10000 2000')" \
     -m $R -- sh -c 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | while read a b c; do echo $a $b $c; done'
 expect uid-1000 0 "$(printf '1000\n1000')" -m $R -u 1000 -- sh -c 'id -u; id -g'
-expect mounts 0 "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero /proc" \
+expect mounts 0 "/ /dev /dev/full /dev/null /dev/pts /dev/random /dev/shm /dev/tty /dev/urandom /dev/zero /etc/hostname /etc/hosts /proc" \
     -m $R -- sh -c "cut -d' ' -f2 /proc/self/mounts | grep -v '^/proc/' | sort | tr '\n' ' ' | sed 's/ \$//'"
 # TERM=linux is the kernel's, in init's environment, passed on as barco does.
 expect environment 0 "$(printf 'A=1\nHOME=/root\nHOSTNAME=barcontainer\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nTERM=linux')" \
@@ -98,6 +98,23 @@ expect lockdown-no-mount 0 done -m $R -- sh -c 'mount -t tmpfs x /tmp 2>/dev/nul
 # --- network -------------------------------------------------------------------
 expect net-lo-up 0 "lo 1" -m $R -- sh -c 'echo $(ip -o link | cut -d: -f2) $(ip link show lo | grep -c ",UP")'
 expect net-ping 0 "ping: echo reply from 127.0.0.1" -m $R -- probe ping 127.0.0.1
+
+# --net veth, with Debian's veth module (a plain .ko: busybox insmod).
+[ -e /sys/module/veth ] || insmod /veth.ko || fail veth-module "insmod /veth.ko failed"
+expect net-veth 0 "$(printf '10.249.7.2/30\ndefault via 10.249.7.1 dev eth0 \nping: echo reply from 10.249.7.1')" \
+    -m $R --net veth --ip 10.249.7.1/30 --name vm -- \
+    sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'; ip route | grep default; probe ping 10.249.7.1"
+[ -e /sys/class/net/bc-vm ] && fail net-veth-gone "bc-vm outlived barco" || pass net-veth-gone
+"$B" -m $R --net veth --name vm2 -- sh -c 'ip -o -4 addr show eth0 | awk "{print \$4}"; exec sleep 1000' >/tmp/vout 2>&1 &
+bp=$!
+for _ in $(seq 200); do grep -q / /tmp/vout && break; sleep 0.05; done
+inside=$(head -1 /tmp/vout)
+out=$($R/usr/local/bin/probe ping "${inside%/*}")
+[ -e /sys/class/net/bc-vm2 ] && linked=yes
+kill -KILL "$(child_of $bp)"
+wait $bp
+[ "$out" = "ping: echo reply from ${inside%/*}" ] && [ "$linked" = yes ] && [ ! -e /sys/class/net/bc-vm2 ] &&
+    pass net-veth-from-host || fail net-veth-from-host "'$out' linked=$linked $(tr '\n' '|' </tmp/vout)"
 
 # The seed's own command line, with the initramfs itself as the rootfs.
 out=$(echo 'echo i am a container; hostname; echo $$' | "$B" -u 0 -m / -c /bin/sh -a sh 2>/tmp/err)

@@ -1,0 +1,247 @@
+//! `--net none`, `--net host` and `--net veth`, for real, as root. Traffic
+//! goes only between the host end of a veth pair these tests create and
+//! the container behind it. The subnets are 10.249.0.0/16, which no other
+//! test uses; veth's default pool (10.200.0.0/16) is exercised by the
+//! concurrent test.
+
+mod harness;
+
+use harness::{barco, probe, rootfs};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("running ip(8)");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A veth pair of the test's own on the host, deleted on drop.
+struct HostLink(&'static str);
+
+impl HostLink {
+    fn new(name: &'static str) -> HostLink {
+        let _ = Command::new("ip").args(["link", "del", name]).output();
+        ip(&["link", "add", name, "type", "veth", "peer", "name", &format!("{name}-p")]);
+        HostLink(name)
+    }
+}
+
+impl Drop for HostLink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", self.0]).output();
+    }
+}
+
+/// A barco that a failed assertion must not leave running.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn net_none_has_only_lo_and_it_is_up() {
+    let out = barco(["sh", "-c", "ip -o link | cut -d: -f2; ip link show lo | grep -c ',UP'"]).run().ok();
+    assert_eq!(out.lines(), [" lo", "1"], "{out:#?}");
+    // iputils-style ping: ICMP over a datagram socket, which
+    // net.ipv4.ping_group_range opens to container root.
+    let out = barco(["probe", "ping", "127.0.0.1"]).run();
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert_eq!(out.stdout, "ping: echo reply from 127.0.0.1\n");
+}
+
+#[test]
+fn net_host_shares_the_hosts_network() {
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = barco(["--net", "host", "--", "sh", "-c", "ip -o link | wc -l"]).run().ok();
+    assert_eq!(out.stdout.trim(), host_links.to_string());
+    assert!(out.stderr.contains("--net host: the container shares the host's network namespace"), "{out:#?}");
+    barco(["--net", "bridge", "true"]).run().code(125).error_line("--net: 'bridge' is not none, host or veth");
+}
+
+#[test]
+fn etc_hosts_and_hostname_are_barcos_binds_and_the_rootfs_is_untouched() {
+    let before = std::fs::read(rootfs().join("etc/hosts")).unwrap();
+    let out = barco([
+        "--hostname",
+        "boat",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/hostname; grep -c ' /etc/host' /proc/self/mounts",
+    ])
+    .run()
+    .ok();
+    assert_eq!(
+        out.stdout, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tboat\nboat\n2\n",
+        "{out:#?}"
+    );
+    assert_eq!(std::fs::read(rootfs().join("etc/hosts")).unwrap(), before, "the rootfs's /etc/hosts changed");
+    assert_eq!(std::fs::read_to_string(rootfs().join("etc/hostname")).unwrap(), "barcontainer\n");
+    // Container root cannot write them: they belong to the host's root.
+    let out = barco(["sh", "-c", "echo x >> /etc/hosts && echo WROTE; true"]).run().ok();
+    assert!(!out.stdout.contains("WROTE"), "{out:#?}");
+}
+
+#[test]
+fn veth_ping_and_tcp_both_ways_and_the_link_goes_with_the_container() {
+    let host = Ipv4Addr::new(10, 249, 7, 1);
+    let inside = Ipv4Addr::new(10, 249, 7, 2);
+    let script = "ip -o -4 addr show eth0 | awk '{print $4}'; ip route | grep default; grep boat /etc/hosts; \
+                  probe ping 10.249.7.1; echo ready; read go; echo hello | nc 10.249.7.1 9001; \
+                  echo pong | nc -l -p 9000";
+    let args = ["--net", "veth", "--ip", "10.249.7.1/30", "--name", "pingpong", "--hostname", "boat", "--", "sh", "-c"];
+    let mut child = Killed(barco(args.into_iter().chain([script])).stdin_open().spawn());
+    let child = &mut child.0;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "barco ended early: {seen:?}");
+        if line == "ready\n" {
+            break;
+        }
+        seen.push(line);
+    }
+    assert_eq!(
+        seen,
+        [
+            "10.249.7.2/30\n",
+            "default via 10.249.7.1 dev eth0 \n",
+            "10.249.7.2\tboat\n",
+            "ping: echo reply from 10.249.7.1\n"
+        ]
+    );
+    // The host end is there, named after the container, with its address.
+    assert!(link_exists("bc-pingpong"));
+    // Host to container.
+    let ping = Command::new(probe()).args(["ping", "10.249.7.2"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ping.stdout), "ping: echo reply from 10.249.7.2\n");
+    // Container to host over TCP: the container's nc connects to us.
+    let listener = TcpListener::bind(SocketAddrV4::new(host, 9001)).unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let (mut conn, from) = listener.accept().unwrap();
+    assert_eq!(from.ip(), inside);
+    let mut got = String::new();
+    conn.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "hello\n");
+    // busybox nc waits for our side to close before it exits.
+    drop(conn);
+    // Host to container over TCP: the container's nc listens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut conn = loop {
+        match TcpStream::connect_timeout(&SocketAddrV4::new(inside, 9000).into(), Duration::from_secs(1)) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("connecting to the container: {e}"),
+        }
+    };
+    let mut got = String::new();
+    conn.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "pong\n");
+    drop(conn);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!link_exists("bc-pingpong"), "the host end outlived barco");
+}
+
+#[test]
+fn ten_concurrent_veth_containers_get_their_own_links_and_subnets() {
+    let names: Vec<String> = (0..10).map(|i| format!("conc{i}")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            barco([
+                "--net",
+                "veth",
+                "--name",
+                n.as_str(),
+                "--",
+                "sh",
+                "-c",
+                "ip -o -4 addr show eth0 | awk '{print $4}'; sleep 1",
+            ])
+            .spawn()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut addresses = Vec::new();
+    for (name, child) in names.iter().zip(children) {
+        let out = harness::finish(child).ok();
+        addresses.push(out.stdout.trim().to_string());
+        assert!(!link_exists(&format!("bc-{name}")), "bc-{name} left behind");
+    }
+    let mut distinct = addresses.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 10, "{addresses:?}");
+    for a in &addresses {
+        assert!(a.starts_with("10.200.") && a.ends_with("/30"), "{a}");
+    }
+}
+
+#[test]
+fn veth_errors() {
+    for (ip, why) in [
+        ("10.249.8.0/30", "network address"),
+        ("10.249.8.3/30", "broadcast address"),
+        ("10.249.8.1/32", "8 to 31"),
+        ("10.249.8.1", "not ADDRESS/PREFIX"),
+        ("fd00::1/64", "IPv6 is not supported"),
+    ] {
+        barco(["--net", "veth", "--ip", ip, "true"]).run().code(125).error_line(why);
+    }
+    barco(["--ip", "10.249.8.1/30", "true"]).run().code(125).error_line("--ip needs --net veth");
+    barco(["--net", "veth", "--name", "much-too-long", "true"]).run().code(125).error_line("longer than 15 bytes");
+
+    // A name the host already has.
+    let taken = HostLink::new("bc-taken");
+    barco(["--net", "veth", "--name", "taken", "true"])
+        .run()
+        .code(125)
+        .error_line("the host already has an interface named 'bc-taken'; choose another --name");
+    // An address the host already has, and a subnet it already reaches.
+    ip(&["addr", "add", "10.249.9.1/30", "dev", "bc-taken"]);
+    ip(&["link", "set", "bc-taken", "up"]);
+    ip(&["link", "set", "bc-taken-p", "up"]);
+    barco(["--net", "veth", "--ip", "10.249.9.1/30", "true"])
+        .run()
+        .code(125)
+        .error_line("--ip 10.249.9.1/30: the host already reaches 10.249.9.1 as one of its own addresses");
+    barco(["--net", "veth", "--ip", "10.249.9.2/30", "true"])
+        .run()
+        .code(125)
+        .error_line("the host already reaches 10.249.9.2 through one of its interfaces (a subnet in use)");
+    drop(taken);
+
+    // A subnet another barco holds.
+    let first = barco(["--net", "veth", "--ip", "10.249.10.1/30", "--", "sh", "-c", "echo up; sleep 1"]);
+    let mut first = Killed(first.spawn());
+    let first = &mut first.0;
+    let mut line = String::new();
+    BufReader::new(first.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "up\n");
+    barco(["--net", "veth", "--ip", "10.249.10.2/30", "true"])
+        .run()
+        .code(125)
+        .error_line("--ip 10.249.10.2/30: another barco container is using 10.249.10.0/30");
+    assert!(first.wait().unwrap().success());
+    // Free again once it has ended.
+    barco(["--net", "veth", "--ip", "10.249.10.2/30", "true"]).run().ok();
+}
