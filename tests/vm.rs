@@ -169,6 +169,7 @@ fn loopback_is_up_in_the_vm() {
 #[test]
 fn veth_in_the_vm() {
     let names = ["net-veth", "net-veth-gone", "net-veth-from-host"];
+    assert_all(suite(), "initramfs", &["net-veth-no-driver"]);
     assert_all(suite(), "initramfs", &names);
     assert_all(suite(), "tmpfs", &names);
 }

@@ -42,7 +42,7 @@ expect_error() {
     shift 3
     "$B" "$@" >/dev/null 2>/tmp/err
     status=$?
-    if [ "$status" = "$want_status" ] && [ "$(wc -l </tmp/err)" = 1 ] && grep -qF "$text" /tmp/err; then
+    if [ "$status" = "$want_status" ] && [ "$(wc -l </tmp/err)" = 1 ] && grep -qF -- "$text" /tmp/err; then
         pass "$name"
     else
         fail "$name" "status $status (want $want_status), stderr '$(tr '\n' '|' </tmp/err)'"
@@ -99,8 +99,13 @@ expect lockdown-no-mount 0 done -m $R -- sh -c 'mount -t tmpfs x /tmp 2>/dev/nul
 expect net-lo-up 0 "lo 1" -m $R -- sh -c 'echo $(ip -o link | cut -d: -f2) $(ip link show lo | grep -c ",UP")'
 expect net-ping 0 "ping: echo reply from 127.0.0.1" -m $R -- probe ping 127.0.0.1
 
-# --net veth, with Debian's veth module (a plain .ko: busybox insmod).
-[ -e /sys/module/veth ] || insmod /veth.ko || fail veth-module "insmod /veth.ko failed"
+# --net veth, first without the veth module (the first stage only: the
+# second finds it loaded), then with Debian's (a plain .ko: busybox insmod).
+if [ ! -e /sys/module/veth ]; then
+    expect_error net-veth-no-driver 125 "--net veth: the kernel has no veth driver (load the veth module: modprobe veth)" \
+        -m $R --net veth -- true
+    insmod /veth.ko || fail veth-module "insmod /veth.ko failed"
+fi
 expect net-veth 0 "$(printf '10.249.7.2/30\ndefault via 10.249.7.1 dev eth0 \nping: echo reply from 10.249.7.1')" \
     -m $R --net veth --ip 10.249.7.1/30 --name vm -- \
     sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'; ip route | grep default; probe ping 10.249.7.1"
