@@ -54,7 +54,7 @@ test: lint
 [group('test')]
 tiny-test: tiny
     cargo build --release --examples
-    BARCO_BIN=$PWD/target/tiny/{{target}}/release/barco cargo test --release --test container --test network --test vm
+    BARCO_BIN=$PWD/target/tiny/{{target}}/release/barco cargo test --release --test container --test network --test rootless --test vm
 
 # The QEMU suite alone: barco on a pure cgroup2 kernel, and as PID 1.
 [group('test')]

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what barco's build, demo and tests need on a fresh Debian machine:
 # the musl target, rustfmt and clippy, Debian's busybox-static (the demo and
-# test rootfs), util-linux's setpriv and unshare (tests), QEMU and Debian's
-# kernel (the VM suite), and `just`.
+# test rootfs), util-linux's setpriv and unshare (tests), uidmap's newuidmap
+# and passwd's useradd (the rootless tests), iproute2 (the veth tests), QEMU
+# and Debian's kernel (the VM suite), and `just`.
 # Safe to run again: it only installs what is missing.
 set -eu
 
@@ -18,6 +19,9 @@ fi
 command -v setpriv >/dev/null 2>&1 || missing="$missing util-linux"
 command -v file >/dev/null 2>&1 || missing="$missing file"
 command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
+command -v newuidmap >/dev/null 2>&1 || missing="$missing uidmap"
+command -v useradd >/dev/null 2>&1 || missing="$missing passwd"
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 # The VM suite boots Debian's kernel under QEMU.
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
 if [ -n "$missing" ]; then

@@ -226,6 +226,33 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     }
 }
 
+/// For a caller who is not root: the cgroup v2 subtree delegated to it, if
+/// any. That is the parent of barco's own cgroup when the caller may write
+/// it and its `cgroup.subtree_control` and it offers memory, cpu and pids,
+/// as a systemd user slice does (`Delegate=`). barco's own cgroup has
+/// processes, so it cannot hold the container's (no internal processes);
+/// its parent has none. Containers then go in `PARENT/barco/NAME`, as
+/// root's go in `/sys/fs/cgroup/barco/NAME`.
+pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
+    use rustix::fs::{access, Access};
+    if statfs(mount).map(|s| s.f_type).unwrap_or(0) != CGROUP2_SUPER_MAGIC {
+        return None;
+    }
+    let own = own();
+    let mine = Path::new(own.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/'));
+    let parent = mount.join(mine.parent()?);
+    let may = |p: &Path, how| access(p, how).is_ok();
+    let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
+        && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
+        && may(&parent.join("cgroup.procs"), Access::WRITE_OK);
+    let offered = std::fs::read_to_string(parent.join("cgroup.controllers")).is_ok_and(|c| {
+        let c: Vec<&str> = c.split_whitespace().collect();
+        ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
+    });
+    let own = mine.file_name()?.to_str()?.to_string();
+    (writable && offered).then_some(Hierarchy::V2 { root: parent, own })
+}
+
 fn c(p: impl AsRef<Path>) -> CString {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_ref().as_os_str().as_bytes()).unwrap_or_default()

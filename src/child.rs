@@ -60,6 +60,24 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
 /// Every step between `clone3` and the command, in the order the kernel
 /// needs.
 fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+    // Rootless: clone3 made the user namespace too, and nothing can create
+    // a file until the maps are written, so they come first, while this
+    // process is still dumpable and its /proc/PID/uid_map the caller's to
+    // write (see `userns`).
+    if plan.rootless {
+        die_with_parent(chan)?;
+        chan.request_maps().at(Stage::WaitMaps)?;
+        chan.wait_maps().at(Stage::WaitMaps)?;
+        // Ranges from newuidmap need not map the caller's own ids, which
+        // this process still has: take mapped ones to set up with.
+        if plan.map_helpers.is_some() {
+            let gid = Gid::from_raw(plan.setup_id.1);
+            set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
+            let uid = Uid::from_raw(plan.setup_id.0);
+            set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
+        }
+    }
+
     // No container process may open /proc/PID/exe or /proc/PID/mem of a
     // barco process (runc's CVE-2019-5736): above all the --init reaper,
     // which is barco's own code and never execs. Only execve resets this.
@@ -104,9 +122,12 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // capabilities over them, only over this new, empty user namespace. So
     // the container cannot remount its root, unmount /proc to reveal what is
     // under it, or change its hostname.
-    sys::unshare(k::CLONE_NEWUSER).at(Stage::UnshareUser)?;
-    chan.request_maps().at(Stage::WaitMaps)?;
-    chan.wait_maps().at(Stage::WaitMaps)?;
+    // (Rootless, it came first: see above.)
+    if !plan.rootless {
+        sys::unshare(k::CLONE_NEWUSER).at(Stage::UnshareUser)?;
+        chan.request_maps().at(Stage::WaitMaps)?;
+        chan.wait_maps().at(Stage::WaitMaps)?;
+    }
 
     // Root of the new user namespace has every capability in it, and
     // CAP_SETPCAP is needed to shrink the bounding set: do it now, before
@@ -121,7 +142,11 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     }
 
     // Become the container's user: groups, then gid, then uid.
-    set_thread_groups(&[]).at(Stage::SetGroups)?;
+    // Where barco denied setgroups (rootless, single ids), the caller's
+    // supplementary groups stay, unmapped: the kernel will not drop them.
+    if !plan.deny_setgroups {
+        set_thread_groups(&[]).at(Stage::SetGroups)?;
+    }
     let gid = Gid::from_raw(plan.gid);
     set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
     let uid = Uid::from_raw(plan.uid);

@@ -27,8 +27,10 @@ Options:
   -e, --env KEY=VALUE     add an environment variable (repeatable);
                           a bare KEY copies the caller's value
       --uid-map C:H:N     map container uids C..C+N onto host uids H..H+N
-                          (repeatable) [default: 0:10000:2000]
-      --gid-map C:H:N     the same for gids [default: 0:10000:2000]
+                          (repeatable) [default: 0:10000:2000; run by a
+                          user: its own uid onto -u; more needs newuidmap]
+      --gid-map C:H:N     the same for gids [default: 0:10000:2000, or
+                          the user's own gid onto -u]
       --cap-add CAP       keep a capability the default drops (repeatable):
                           CAP_NET_RAW, net_raw, or all
       --cap-drop CAP      drop a capability too (repeatable), or all
@@ -67,6 +69,10 @@ Options:
 
 Environment inside: PATH, HOME, HOSTNAME, TERM (if set here), then every
 --env. Nothing else is inherited.
+
+Run by a user other than root, barco creates the user namespace first and
+maps that user's ids; the container gets a cgroup only in a cgroup v2
+subtree delegated to the user, and --net veth is refused.
 
 As the machine's PID 1 (an initramfs's /init), barco mounts /proc, /sys,
 /dev and cgroup2 if missing, reads its arguments from the kernel command

@@ -24,6 +24,7 @@ mod spawn;
 mod supervise;
 #[allow(unsafe_code)]
 mod sys;
+mod userns;
 
 use std::io::Write;
 

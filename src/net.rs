@@ -146,6 +146,8 @@ pub struct Network {
     pub veth: Option<Veth>,
     /// The address `/etc/hosts` gives the hostname.
     pub hosts_address: String,
+    /// What the child writes to `net.ipv4.ping_group_range`.
+    ping_range: Vec<u8>,
 }
 
 /// A veth link to the host, as planned.
@@ -177,14 +179,23 @@ pub struct Veth {
 impl Network {
     /// Plans `mode`; for veth, takes a subnet (`ip`, or one of [`POOL`])
     /// and the host end's name, `bc-NAME`.
-    pub fn plan(mode: NetMode, ip: Option<Cidr>, name: &str, pid: u32) -> Result<Network, Error> {
+    /// `ping_groups`: the gids `ping_group_range` opens, which must all be
+    /// mapped in the container's user namespace.
+    pub fn plan(
+        mode: NetMode,
+        ip: Option<Cidr>,
+        name: &str,
+        pid: u32,
+        ping_groups: (u32, u32),
+    ) -> Result<Network, Error> {
         if ip.is_some() && mode != NetMode::Veth {
             return Err(Error::usage("--ip needs --net veth"));
         }
         let mut requests = Vec::new();
         let mut steps = Vec::new();
+        let ping_range = format!("{} {}", ping_groups.0, ping_groups.1).into_bytes();
         if mode == NetMode::Host {
-            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into() });
+            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into(), ping_range });
         }
         requests.extend(message(
             nl::RTM_NEWLINK as u16,
@@ -195,7 +206,7 @@ impl Network {
         ));
         steps.push("bringing lo up".into());
         if mode == NetMode::None {
-            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into() });
+            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into(), ping_range });
         }
 
         let host_end = format!("bc-{name}");
@@ -256,6 +267,7 @@ impl Network {
             mode,
             requests,
             steps,
+            ping_range,
             hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]),
             veth: Some(Veth {
                 taken: format!(
@@ -293,7 +305,7 @@ impl Network {
         // /proc/sys/net shows the writer's network namespace: this is ours.
         let ping = open(c"/proc/sys/net/ipv4/ping_group_range", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
             .at_index(Stage::Network, self.steps.len())?;
-        write(&ping, b"0 2147483647").at_index(Stage::Network, self.steps.len()).map(drop)
+        write(&ping, &self.ping_range).at_index(Stage::Network, self.steps.len()).map(drop)
     }
 }
 
@@ -630,11 +642,13 @@ mod tests {
         assert!(route_clash(&ack).is_none(), "no route at all");
     }
 
+    const ALL: (u32, u32) = (0, 2147483647);
+
     #[test]
     fn veth_requests() {
         // Planning opens /proc/self/ns/net and binds a socket, which a
         // test may do; it must not find the subnet taken.
-        let n = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.1/30").unwrap()), "unit", 1).unwrap();
+        let n = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.1/30").unwrap()), "unit", 1, ALL).unwrap();
         let v = n.veth.as_ref().unwrap();
         assert_eq!(v.host_end, "bc-unit");
         assert_eq!(v.container, [10, 249, 3, 2]);
@@ -649,10 +663,10 @@ mod tests {
         assert_eq!(at, n.requests.len());
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
         // The same subnet cannot be planned twice while the lock is held.
-        let again = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.2/30").unwrap()), "unit2", 1);
+        let again = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.3.2/30").unwrap()), "unit2", 1, ALL);
         assert!(again.err().unwrap().to_string().contains("another barco container is using 10.249.3.0/30"));
-        assert!(Network::plan(NetMode::None, Some(parse_cidr("10.249.4.1/30").unwrap()), "x", 1).is_err());
-        let long = Network::plan(NetMode::Veth, None, "a-very-long-name", 1).err().unwrap().to_string();
+        assert!(Network::plan(NetMode::None, Some(parse_cidr("10.249.4.1/30").unwrap()), "x", 1, ALL).is_err());
+        let long = Network::plan(NetMode::Veth, None, "a-very-long-name", 1, ALL).err().unwrap().to_string();
         assert!(long.contains("longer than 15 bytes"), "{long}");
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Stage};
 use crate::log::warning;
 use crate::rootfs::{self, RootSwitch};
 use crate::seccomp;
+use crate::userns;
 use core::ffi::c_char;
 use linux_raw_sys::general as k;
 use std::borrow::Cow;
@@ -40,6 +41,11 @@ pub const CLONE_FLAGS: u64 =
 /// planning can be tested without changing the test process.
 pub struct Host {
     pub euid: u32,
+    pub egid: u32,
+    /// Not root: what stops user namespaces here, if a sysctl says so, and
+    /// whether barco itself runs under a seccomp filter (see `userns`).
+    pub userns_blocker: Option<String>,
+    pub seccomp_filtered: bool,
     pub env: Vec<(OsString, OsString)>,
     /// barco is the machine's PID 1: orphans are reparented to it.
     pub is_init: bool,
@@ -54,17 +60,21 @@ impl Host {
     /// The machine, as far as `args` needs it: the cgroup hierarchy is
     /// looked up only when the container gets a cgroup.
     pub fn current(args: &Args) -> Host {
+        let euid = rustix::process::geteuid().as_raw();
+        let own = || std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mount = Path::new("/sys/fs/cgroup");
         Host {
-            euid: rustix::process::geteuid().as_raw(),
+            euid,
+            egid: rustix::process::getegid().as_raw(),
+            userns_blocker: if euid == 0 { None } else { userns::blocker() },
+            seccomp_filtered: euid != 0 && userns::seccomp_filtered(),
             env: std::env::vars_os().collect(),
             is_init: rustix::process::getpid().is_init(),
             root_is_initramfs: root_is_initramfs(),
-            cgroups: if args.no_cgroup {
-                None
-            } else {
-                cgroup::hierarchy(Path::new("/sys/fs/cgroup"), &|| {
-                    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
-                })
+            cgroups: match (args.no_cgroup, euid) {
+                (true, _) => None,
+                (false, 0) => cgroup::hierarchy(mount, &own),
+                (false, _) => cgroup::delegated(mount, &own),
             },
             pid: rustix::process::getpid().as_raw_nonzero().get() as u32,
         }
@@ -114,6 +124,19 @@ pub struct Plan {
     /// Contents for `/proc/PID/uid_map` and `gid_map`.
     pub uid_map: Vec<u8>,
     pub gid_map: Vec<u8>,
+    /// Not root: the user namespace comes with clone3, and the maps are
+    /// written before anything else (see `userns`).
+    pub rootless: bool,
+    /// Rootless, single ids: `setgroups` is denied before gid_map is
+    /// written, as the kernel requires of an unprivileged writer.
+    pub deny_setgroups: bool,
+    /// Rootless ranges: newuidmap and newgidmap do the writing.
+    pub map_helpers: Option<userns::Helpers>,
+    /// Rootless ranges: the (uid, gid) the child sets up as, mapped ones
+    /// (0 when mapped, else the command's).
+    pub setup_id: (u32, u32),
+    /// Rootless: the line for a refused clone3.
+    pub userns_refused: String,
     /// Where to look for the command, in order (one entry if it has a `/`,
     /// otherwise one per directory of the container's PATH, like execvp).
     pub exec_candidates: Vec<CString>,
@@ -146,11 +169,17 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(args: Args, host: &Host) -> Result<Plan, Error> {
-        if host.euid != 0 {
-            return Err(Error::usage(format!(
-                "barco must run as root (euid is {}): rootless mode is not supported yet",
-                host.euid
-            )));
+        let rootless = host.euid != 0;
+        if rootless {
+            if let Some(why) = &host.userns_blocker {
+                return Err(Error::usage(why.clone()));
+            }
+            if args.net == crate::net::NetMode::Veth {
+                return Err(Error::usage(format!(
+                    "--net veth needs root: barco runs as uid {}, and only root may add a link to the host's network",
+                    host.euid
+                )));
+            }
         }
         let limits = cgroup::limits(&args)?;
         let name = match &args.name {
@@ -164,11 +193,25 @@ impl Plan {
         let cgroup = match &host.cgroups {
             _ if args.no_cgroup => None,
             Some(h) => Some(cgroup::plan(h, &name, &limits)),
+            None if asked && rootless => {
+                return Err(Error::usage(format!(
+                    "limits were asked for, but barco runs as uid {} and has no cgroup of its own to put them in \
+                     (a writable cgroup v2 subtree delegated to it, such as a systemd user slice)",
+                    host.euid
+                )))
+            }
             None if asked => {
                 return Err(Error::usage(
                     "limits were asked for, but this host has no cgroup v2 with the memory, cpu and pids \
                      controllers, nor v1 hierarchies of them",
                 ))
+            }
+            None if rootless => {
+                warning!(
+                    "barco runs as uid {} without a delegated cgroup: the container runs without limits",
+                    host.euid
+                );
+                None
             }
             None => {
                 warning!("no usable cgroups (v2 or v1 memory, cpu, pids): the container runs without limits");
@@ -196,10 +239,30 @@ impl Plan {
             )));
         }
 
-        let uid_map = if args.uid_map.is_empty() { vec![DEFAULT_MAP] } else { args.uid_map };
-        let gid_map = if args.gid_map.is_empty() { vec![DEFAULT_MAP] } else { args.gid_map };
+        // Root maps the seed's range; a user, its own ids onto -u.
+        let default_map = |outside| match rootless {
+            false => DEFAULT_MAP,
+            true => IdRange { inside: args.uid, outside, count: 1 },
+        };
+        let uid_map = if args.uid_map.is_empty() { vec![default_map(host.euid)] } else { args.uid_map };
+        let gid_map = if args.gid_map.is_empty() { vec![default_map(host.egid)] } else { args.gid_map };
         check_map(&uid_map, "--uid-map", "uid", args.uid)?;
         check_map(&gid_map, "--gid-map", "gid", args.uid)?;
+        let own = |map: &[IdRange], id| matches!(map, [r] if r.outside == id && r.count == 1);
+        let map_helpers = match rootless && !(own(&uid_map, host.euid) && own(&gid_map, host.egid)) {
+            true => Some(userns::Helpers::new(&uid_map, &gid_map, host)?),
+            false => None,
+        };
+        let maps_root = |map: &[IdRange]| map.iter().any(|r| r.inside == 0);
+        let setup_id = (if maps_root(&uid_map) { 0 } else { args.uid }, if maps_root(&gid_map) { 0 } else { args.uid });
+        let ping_groups = match gid_map
+            .iter()
+            .map(|r| (r.inside, r.inside + (r.count - 1)))
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+        {
+            Some(range) if rootless => range,
+            _ => (0, 2147483647),
+        };
 
         let env = environment(&args.env, host, args.uid, &hostname)?;
         let path = env.iter().rev().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH.as_bytes());
@@ -227,10 +290,13 @@ impl Plan {
             }
         }
 
-        let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid)?;
+        let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid, ping_groups)?;
         let etc_files = rootfs::etc_files(&rootfs, &hostname.to_string_lossy(), &network.hosts_address);
 
         let mut clone_flags = CLONE_FLAGS;
+        if rootless {
+            clone_flags |= k::CLONE_NEWUSER as u64;
+        }
         if args.net == crate::net::NetMode::Host {
             warning!("--net host: the container shares the host's network namespace");
             clone_flags &= !(k::CLONE_NEWNET as u64);
@@ -271,6 +337,11 @@ impl Plan {
             uid_display: args.uid.to_string(),
             uid_map: map_text(&uid_map),
             gid_map: map_text(&gid_map),
+            rootless,
+            deny_setgroups: rootless && map_helpers.is_none(),
+            map_helpers,
+            setup_id,
+            userns_refused: userns::refused(host),
             exec_candidates,
             command_display: command.to_string_lossy().into_owned(),
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
@@ -450,6 +521,9 @@ mod tests {
     fn host() -> Host {
         Host {
             euid: 0,
+            egid: 0,
+            userns_blocker: None,
+            seccomp_filtered: false,
             env: vec![("TERM".into(), "xterm".into()), ("FOO".into(), "bar".into())],
             is_init: false,
             root_is_initramfs: false,
@@ -584,8 +658,30 @@ mod tests {
             Parsed::Run(a) => a,
             _ => unreachable!(),
         };
-        let e = Plan::new(args, &Host { euid: 1000, ..host() }).err().unwrap().to_string();
-        assert!(e.contains("rootless mode is not supported yet"), "{e}");
+        let blocked = Host { euid: 1000, userns_blocker: Some("user namespaces are off".into()), ..host() };
+        let e = Plan::new(args, &blocked).err().unwrap().to_string();
+        assert_eq!(e, "user namespaces are off");
+    }
+
+    #[test]
+    fn rootless_plans() {
+        let user = || Host { euid: 1000, egid: 1001, ..host() };
+        let run = |argv: &[&str]| match parse(argv.iter().copied()).unwrap() {
+            Parsed::Run(a) => Plan::new(a, &user()),
+            _ => unreachable!(),
+        };
+        let p = run(&["-m", "/", "--cgroup", "none"]).unwrap();
+        assert!(p.rootless && p.deny_setgroups && p.map_helpers.is_none());
+        assert_eq!(p.uid_map, b"0 1000 1\n");
+        assert_eq!(p.gid_map, b"0 1001 1\n");
+        assert_ne!(p.clone_flags & u64::from(k::CLONE_NEWUSER), 0, "the user namespace comes with clone3");
+        let p = run(&["-m", "/", "--cgroup", "none", "-u", "7"]).unwrap();
+        assert_eq!((p.uid_map.as_slice(), p.gid_map.as_slice()), (&b"7 1000 1\n"[..], &b"7 1001 1\n"[..]));
+        // Root's plan keeps the user namespace for later.
+        assert_eq!(plan(&["-m", "/"]).unwrap().clone_flags & u64::from(k::CLONE_NEWUSER), 0);
+        let msg = |argv: &[&str]| run(argv).err().unwrap().to_string();
+        assert!(msg(&["-m", "/", "--net", "veth"]).contains("--net veth needs root"));
+        assert!(msg(&["-m", "/", "--memory", "1G"]).contains("barco runs as uid 1000 and has no cgroup of its own"));
     }
 
     #[test]

@@ -238,6 +238,10 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
         },
     };
     match forked {
+        // Rootless, a refusal most likely comes from a host setting: name it.
+        Err(e @ (Errno::PERM | Errno::NOSPC | Errno::USERS | Errno::ACCESS | Errno::NOSYS)) if plan.rootless => {
+            Err(Error::os(Stage::Clone, plan.userns_refused.as_str(), e))
+        }
         Err(e) => Err(Error::os(Stage::Clone, "", e)),
         Ok(sys::Forked::Child) => {
             // Close the parent's end at once, so that the parent's death is

@@ -271,7 +271,16 @@ fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
 /// range; the child's own process could not.
 fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
     info!("writing uid_map and gid_map...");
+    if let Some(helpers) = &plan.map_helpers {
+        return helpers.run(pid);
+    }
     let mut buf = [0u8; 64];
+    if plan.deny_setgroups {
+        // An unprivileged writer may map its gid only once setgroups is
+        // denied for good (user_namespaces(7)).
+        write_kernel_file(proc_path(&mut buf, pid, b"setgroups"), b"deny")
+            .map_err(|e| Error::os(Stage::WriteGidMap, "setgroups deny", e))?;
+    }
     write_kernel_file(proc_path(&mut buf, pid, b"uid_map"), &plan.uid_map)
         .map_err(|e| Error::os(Stage::WriteUidMap, "", e))?;
     write_kernel_file(proc_path(&mut buf, pid, b"gid_map"), &plan.gid_map)

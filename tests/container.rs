@@ -386,16 +386,6 @@ fn bad_input_is_one_line_and_125() {
 }
 
 #[test]
-fn non_root_is_refused_clearly() {
-    let r = rootfs().to_str().unwrap();
-    bare(["-m", r, "true"])
-        .wrapped("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .run()
-        .code(125)
-        .error_line("rootless mode is not supported yet");
-}
-
-#[test]
 fn binary_is_static() {
     let elf = std::fs::read(harness::barco_bin()).unwrap();
     assert_eq!(&elf[..4], b"\x7fELF");

@@ -175,6 +175,24 @@ fn veth_in_the_vm() {
 }
 
 #[test]
+fn rootless_in_the_vm() {
+    // As uid 1000: ids, lockdown, loopback, a delegated cgroup v2 subtree,
+    // and the sysctls that turn user namespaces off (Debian's kernel has
+    // kernel.unprivileged_userns_clone).
+    let names = [
+        "rootless-ids",
+        "rootless-lockdown",
+        "rootless-ping",
+        "rootless-no-delegation",
+        "rootless-delegated-cgroup",
+        "rootless-max-userns",
+        "rootless-userns-clone",
+    ];
+    assert_all(suite(), "initramfs", &names);
+    assert_all(suite(), "tmpfs", &names);
+}
+
+#[test]
 fn init_reaper_in_the_vm() {
     assert_all(suite(), "initramfs", INIT);
     assert_all(suite(), "tmpfs", INIT);

@@ -39,7 +39,8 @@ pub fn probe() -> PathBuf {
 }
 
 /// The busybox rootfs the tests run in, built once per test process with
-/// the project's own script, with the probe as `/usr/local/bin/probe`.
+/// the project's own script, with the probe as `/usr/local/bin/probe` and
+/// barco as `/usr/local/bin/barco`.
 pub fn rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
@@ -59,6 +60,9 @@ pub fn rootfs() -> &'static Path {
         let tmp = bin.join(format!(".probe.{}", std::process::id()));
         std::fs::copy(probe(), &tmp).unwrap();
         std::fs::rename(&tmp, bin.join("probe")).unwrap();
+        // barco itself, for barco inside barco (a seccomp filter around it).
+        std::fs::copy(barco_bin(), &tmp).unwrap();
+        std::fs::rename(&tmp, bin.join("barco")).unwrap();
         dir
     })
 }

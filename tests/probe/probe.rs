@@ -25,6 +25,10 @@
 //!   socket (as iputils' ping sends it), answered within two seconds.
 //! - `probe proc`: the masked paths read as empty, and the read-only ones
 //!   are mounted read-only.
+//! - `probe as UID GID COMMAND...`: not a check: drops to UID and GID, with
+//!   no supplementary groups, and execs COMMAND (setpriv(1)'s --reuid,
+//!   --regid and --clear-groups, which busybox's setpriv lacks; the VM
+//!   suite runs barco rootless with it).
 //!
 //! Built by cargo as an example (`cargo test` builds examples), so the tests
 //! find it beside the barco binary, in `examples/probe`.
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Some("proc") => proc_paths(),
         Some("ping") => ping(args.get(1).map_or("127.0.0.1", String::as_str)),
         Some("roots") => roots(args.get(1).map_or("/", String::as_str)),
+        Some("as") if args.len() > 3 => run_as(&args[1], &args[2], &args[3..]),
         _ => {
             eprintln!("usage: probe escape PATH... | exe | status CAPBND | syscalls | int80 | fds | proc");
             return ExitCode::from(2);
@@ -54,6 +59,25 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn run_as(uid: &str, gid: &str, command: &[String]) -> bool {
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    use std::os::unix::process::CommandExt;
+    let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) else {
+        println!("as: '{uid}' and '{gid}' must be numbers");
+        return false;
+    };
+    let gid = rustix::fs::Gid::from_raw(gid);
+    let uid = rustix::fs::Uid::from_raw(uid);
+    if let Err(e) = set_thread_groups(&[]).and(set_thread_res_gid(gid, gid, gid)).and(set_thread_res_uid(uid, uid, uid))
+    {
+        println!("as: {e}");
+        return false;
+    }
+    let e = std::process::Command::new(&command[0]).args(&command[1..]).exec();
+    println!("as: {}: {e}", command[0]);
+    false
 }
 
 fn escape(markers: &[String]) -> bool {

@@ -224,6 +224,44 @@ expect cgroup-from-a-busy-cgroup 0 "0::/" -m $R -- cat /proc/self/cgroup
 echo $$ > /sys/fs/cgroup/cgroup.procs
 rmdir /sys/fs/cgroup/busy
 
+# --- rootless: barco as uid 1000 -------------------------------------------------
+# busybox's setpriv cannot change ids: the probe does it.
+printf '#!/bin/sh\nexec /rootfs/usr/local/bin/probe as 1000 1000 /barco "$@"\n' >/tmp/as-user
+chmod 755 /tmp/as-user
+B=/tmp/as-user
+expect rootless-ids 0 "$(printf '0\n0 1000 1\nheld')" -m $R --cgroup none -- \
+    sh -c 'id -u; tr -s " " </proc/self/uid_map | sed "s/^ //"; probe status 1c0141cbfeb >/dev/null && echo held'
+expect rootless-lockdown 0 held -m $R --cgroup none -- sh -c 'probe syscalls >/dev/null && probe fds >/dev/null && echo held'
+expect rootless-ping 0 "ping: echo reply from 127.0.0.1" -m $R --cgroup none -- probe ping 127.0.0.1
+# barco's own cgroup is root's here: limits asked for are refused.
+expect_error rootless-no-delegation 125 "limits were asked for, but barco runs as uid 1000 and has no cgroup of its own" \
+    -m $R --memory 64M -- true
+# A delegated subtree, as systemd gives a user: barco's cgroup is
+# deleg/shell, so its containers go in deleg/barco/NAME, with limits.
+mkdir -p /sys/fs/cgroup/deleg/shell
+chown -R 1000:1000 /sys/fs/cgroup/deleg
+sh -c 'echo $$ > /sys/fs/cgroup/deleg/shell/cgroup.procs; exec /tmp/as-user -m /rootfs --name rl --memory 64M --pids 20 -- sleep 1000' >/tmp/rl 2>&1 &
+bp=$!
+c=$(child_of $bp)
+wait_comm $c sleep
+got="$(cat /sys/fs/cgroup/deleg/barco/rl/memory.max 2>&1) $(cat /sys/fs/cgroup/deleg/barco/rl/pids.max 2>&1) $(cut -d: -f3 /proc/$c/cgroup)"
+kill -KILL $c
+wait $bp
+[ "$got" = "67108864 20 /deleg/barco/rl" ] && [ ! -e /sys/fs/cgroup/deleg/barco ] && pass rootless-delegated-cgroup \
+    || fail rootless-delegated-cgroup "'$got' $(ls /sys/fs/cgroup/deleg 2>&1 | tr '\n' ' ') $(tr '\n' '|' </tmp/rl)"
+rmdir /sys/fs/cgroup/deleg/shell /sys/fs/cgroup/deleg
+# The sysctls that turn user namespaces off, named.
+old=$(cat /proc/sys/user/max_user_namespaces)
+echo 0 >/proc/sys/user/max_user_namespaces
+expect_error rootless-max-userns 125 "user namespaces are off: user.max_user_namespaces is 0" -m $R -- true
+echo "$old" >/proc/sys/user/max_user_namespaces
+if [ -e /proc/sys/kernel/unprivileged_userns_clone ]; then
+    echo 0 >/proc/sys/kernel/unprivileged_userns_clone
+    expect_error rootless-userns-clone 125 "kernel.unprivileged_userns_clone is 0" -m $R -- true
+    echo 1 >/proc/sys/kernel/unprivileged_userns_clone
+fi
+B=/barco
+
 # --- a rootfs on a read-only filesystem ---------------------------------------
 mkdir -p /ro
 mount -t tmpfs -o size=64m tmpfs /ro

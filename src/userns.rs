@@ -1,0 +1,223 @@
+//! Rootless barco: what changes when the caller is not root.
+//!
+//! The user namespace then comes first: `clone3` creates it with the
+//! others (an unprivileged process may create the rest only inside one it
+//! owns), and the child waits for its maps before anything else, since a
+//! process whose ids are not mapped can create no file. Until then the
+//! child stays dumpable, so that its `/proc/PID/uid_map` belongs to the
+//! caller, who writes it:
+//!
+//! - by itself, for the single ids the kernel lets anyone map: the caller's
+//!   uid onto `-u`, the caller's gid likewise, with `setgroups` denied
+//!   first (user_namespaces(7), "Writing "deny" to /proc/PID/setgroups");
+//! - with `newuidmap` and `newgidmap` (Debian's uidmap package), setuid
+//!   helpers that check `/etc/subuid` and `/etc/subgid`, for anything more.
+//!
+//! Everything after follows: the mounts are the user namespace's (the proc
+//! mount before the old root goes, device nodes bound from the host since
+//! mknod is refused), the capabilities, no_new_privs, seccomp and fd rules
+//! are the same as root's, and cgroups are used only where the caller has
+//! a delegated subtree (see `cgroup::delegated`).
+//!
+//! # References
+//! - [user_namespaces(7)](https://man7.org/linux/man-pages/man7/user_namespaces.7.html)
+//! - [newuidmap(1)](https://man7.org/linux/man-pages/man1/newuidmap.1.html),
+//!   [subuid(5)](https://man7.org/linux/man-pages/man5/subuid.5.html)
+
+use crate::cli::IdRange;
+use crate::error::{Error, Stage};
+use crate::plan::Host;
+use crate::sys;
+use core::ffi::{c_char, CStr};
+use rustix::io::Errno;
+use rustix::process::{waitpid, Pid, WaitOptions};
+use std::ffi::CString;
+
+/// The host settings that turn user namespaces off for unprivileged users,
+/// as one line naming the setting, or None.
+pub fn blocker() -> Option<String> {
+    let read = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_string());
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return Some(
+            "user namespaces are off for unprivileged users: kernel.unprivileged_userns_clone is 0 \
+             (sysctl -w kernel.unprivileged_userns_clone=1, or run barco as root)"
+                .into(),
+        );
+    }
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return Some(
+            "user namespaces are off: user.max_user_namespaces is 0 \
+             (sysctl -w user.max_user_namespaces=15000, or run barco as root)"
+                .into(),
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return Some(
+            "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns \
+             is 1 (give barco an AppArmor profile that allows userns, or run it as root)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// Whether barco itself runs under a seccomp filter (`Seccomp: 2` in
+/// /proc/self/status), as inside docker or another barco.
+pub fn seccomp_filtered() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_whitespace().nth(1) != Some("0")))
+}
+
+/// The subject of the error line when clone3 is refused to a non-root
+/// caller: which setting most likely did it.
+pub fn refused(host: &Host) -> String {
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if host.seccomp_filtered {
+        format!(
+            "as uid {}: a seccomp filter around barco (Seccomp: 2 in /proc/self/status) refused the namespaces; \
+             run barco outside it, or have it allow clone3 and user namespaces",
+            host.euid
+        )
+    } else {
+        format!(
+            "as uid {}: the kernel refused a user namespace (check user.max_user_namespaces, {}, \
+             kernel.unprivileged_userns_clone and AppArmor)",
+            host.euid,
+            max.trim()
+        )
+    }
+}
+
+/// newuidmap and newgidmap, with their arguments but the pid.
+pub struct Helpers {
+    uid: Helper,
+    gid: Helper,
+}
+
+struct Helper {
+    path: CString,
+    /// "inside outside count" triples, as separate arguments.
+    args: Vec<CString>,
+    pub shown: String,
+}
+
+const HELPER_DIRS: [&str; 4] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+
+impl Helpers {
+    /// Finds the helpers and checks that the caller has ranges in
+    /// /etc/subuid and /etc/subgid, so that a missing piece is one clear
+    /// line now rather than the helper's complaint later.
+    pub fn new(uid_map: &[IdRange], gid_map: &[IdRange], host: &Host) -> Result<Helpers, Error> {
+        let need = format!(
+            "--uid-map/--gid-map beyond your own uid {} and gid {} need newuidmap and newgidmap \
+             (Debian's uidmap package) and ranges for you in /etc/subuid and /etc/subgid",
+            host.euid, host.egid
+        );
+        let find =
+            |name: &str| HELPER_DIRS.iter().map(|d| format!("{d}/{name}")).find(|p| std::path::Path::new(p).exists());
+        let (Some(uid_path), Some(gid_path)) = (find("newuidmap"), find("newgidmap")) else {
+            return Err(Error::usage(format!("{need}; newuidmap or newgidmap is missing")));
+        };
+        let user = user_name(host.euid);
+        for (file, id) in [("/etc/subuid", host.euid), ("/etc/subgid", host.euid)] {
+            if !has_range(&std::fs::read_to_string(file).unwrap_or_default(), user.as_deref(), id) {
+                let who = user.clone().unwrap_or_else(|| id.to_string());
+                return Err(Error::usage(format!("{need}; {file} has no range for {who}")));
+            }
+        }
+        let helper = |path: String, map: &[IdRange]| Helper {
+            shown: path.clone(),
+            path: CString::new(path).unwrap_or_default(),
+            args: map
+                .iter()
+                .flat_map(|r| [r.inside, r.outside, r.count])
+                .map(|n| CString::new(n.to_string()).unwrap_or_default())
+                .collect(),
+        };
+        Ok(Helpers { uid: helper(uid_path, uid_map), gid: helper(gid_path, gid_map) })
+    }
+
+    /// Runs newuidmap, then newgidmap, for `pid`. No heap: the argument
+    /// vector is put together on the stack.
+    pub fn run(&'static self, pid: u32) -> Result<(), Error> {
+        for (helper, stage) in [(&self.uid, Stage::WriteUidMap), (&self.gid, Stage::WriteGidMap)] {
+            helper.run(pid).map_err(|e| Error::os(stage, helper.shown.as_str(), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The most map lines the kernel takes, times three, plus the program, the
+/// pid and the terminating null.
+const MAX_ARGS: usize = 340 * 3 + 3;
+
+impl Helper {
+    fn run(&self, pid: u32) -> Result<(), Errno> {
+        let mut ten = [0u8; 10];
+        let digits = crate::log::decimal(pid, &mut ten);
+        let mut arg = [0u8; 11];
+        arg[..digits.len()].copy_from_slice(digits);
+        let pid_arg = CStr::from_bytes_with_nul(&arg[..=digits.len()]).map_err(|_| Errno::INVAL)?;
+        let mut argv = [core::ptr::null::<c_char>(); MAX_ARGS];
+        argv[0] = self.path.as_ptr();
+        argv[1] = pid_arg.as_ptr();
+        for (slot, arg) in argv[2..MAX_ARGS - 1].iter_mut().zip(&self.args) {
+            *slot = arg.as_ptr();
+        }
+        let envp = [core::ptr::null::<c_char>()];
+        match sys::fork()? {
+            None => {
+                // The helper gets barco's blocked signals back.
+                let _ = sys::set_signal_mask(sys::SigSet::of(&[]));
+                sys::execve(&self.path, argv.as_ptr(), envp.as_ptr());
+                sys::exit_group(127)
+            }
+            Some(child) => {
+                let pid = Pid::from_raw(child as i32).ok_or(Errno::SRCH)?;
+                let status = loop {
+                    match waitpid(Some(pid), WaitOptions::empty()) {
+                        Err(Errno::INTR) => continue,
+                        Err(e) => return Err(e),
+                        Ok(status) => break status,
+                    }
+                };
+                match status.and_then(|(_, s)| s.exit_status()) {
+                    Some(0) => Ok(()),
+                    _ => Err(Errno::PERM),
+                }
+            }
+        }
+    }
+}
+
+/// The caller's name from /etc/passwd, which subuid(5) lines may use.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+    })
+}
+
+/// Whether a subuid(5)/subgid(5) text has a `NAME:START:COUNT` line for the
+/// user, by name or by number.
+fn has_range(text: &str, name: Option<&str>, id: u32) -> bool {
+    text.lines().any(|l| {
+        let owner = l.split(':').next().unwrap_or("");
+        !owner.is_empty() && (Some(owner) == name || owner == id.to_string()) && l.split(':').count() == 3
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subordinate_ranges() {
+        let text = "alice:100000:65536\n2000:200000:65536\n";
+        assert!(has_range(text, Some("alice"), 1000));
+        assert!(has_range(text, None, 2000));
+        assert!(!has_range(text, Some("bob"), 1001));
+        assert!(!has_range("", Some("alice"), 1000));
+    }
+}
