@@ -135,8 +135,10 @@ pub struct Plan {
     /// Rootless ranges: the (uid, gid) the child sets up as, mapped ones
     /// (0 when mapped, else the command's).
     pub setup_id: (u32, u32),
-    /// Rootless: the line for a refused clone3.
+    /// Rootless: the line for a refused clone3, and for a rootfs that has
+    /// mounts beneath it.
     pub userns_refused: String,
+    pub rootless_bind_refused: String,
     /// Where to look for the command, in order (one entry if it has a `/`,
     /// otherwise one per directory of the container's PATH, like execvp).
     pub exec_candidates: Vec<CString>,
@@ -325,6 +327,10 @@ impl Plan {
             None => (Some(seccomp::default_program()), "barco's default".into()),
         };
 
+        let rootless_bind_refused = format!(
+            "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
+             behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
+        );
         Ok(Plan {
             rootfs: cstring(rootfs.into_os_string())?,
             rootfs_display,
@@ -342,6 +348,7 @@ impl Plan {
             map_helpers,
             setup_id,
             userns_refused: userns::refused(host),
+            rootless_bind_refused,
             exec_candidates,
             command_display: command.to_string_lossy().into_owned(),
             argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),

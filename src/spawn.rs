@@ -42,6 +42,11 @@ impl Failure {
     pub fn into_error(self, plan: &'static Plan) -> Error {
         // Creating the veth pair (request 2): the likely failures get a
         // whole line of their own, made while planning.
+        // Rootless, a non-recursive bind of a directory with mounts beneath
+        // it is refused: they are locked, and the bind would uncover them.
+        if self.stage == Stage::BindRootfs && plan.rootless && self.errno == Errno::INVAL.raw_os_error() {
+            return Error::usage(plan.rootless_bind_refused.as_str());
+        }
         if let (Stage::Network, 1, Some(veth)) = (self.stage, self.index, &plan.network.veth) {
             let line = match Errno::from_raw_os_error(self.errno) {
                 Errno::EXIST => Some(&veth.taken),

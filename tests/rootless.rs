@@ -140,6 +140,13 @@ fn cgroups_networking_and_maps_that_need_root_or_help() {
         "limits were asked for, but barco runs as uid {UID} and has no cgroup of its own to put them in"
     ));
     quiet(&["--net", "veth", "true"]).run().code(125).error_line("--net veth needs root");
+    // A rootfs with mounts beneath it: a user namespace may not bind it
+    // without them (they are locked), and barco does not bind recursively.
+    bare(["-m", "/", "--cgroup", "none", "true"])
+        .wrapped("setpriv", &["--reuid=4321", "--regid=4321", "--clear-groups"])
+        .run()
+        .code(125)
+        .error_line("rootfs '/' has other mounts beneath it, which a user namespace may not leave behind");
     // --net host is fine: no network namespace at all.
     quiet(&["--net", "host", "true"]).run().ok();
     // Ranges beyond the user's own ids need newuidmap and a subuid range.
