@@ -15,12 +15,15 @@ build:
 
 tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
 
-# The size-optimised build: nightly, std rebuilt with panic=immediate-abort
-# (no unwinder, no backtrace symbolizer). target/tiny/.../barco.
+# The size-optimised build: a pinned nightly, std rebuilt with
+# panic=immediate-abort (no unwinder, no backtrace symbolizer), opt-level z
+# (8 KB smaller here; on stable it is 33 KB bigger). target/tiny/.../barco.
+nightly := "nightly-2026-10-30"
+
 [group('build')]
 tiny:
-    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal --component rust-src --target {{target}}
-    RUSTFLAGS="{{tiny_flags}}" cargo +nightly build --release -Zbuild-std=std,panic_abort --target {{target}} --target-dir target/tiny --bin barco
+    rustup toolchain list | grep -q '^{{nightly}}' || rustup toolchain install {{nightly}} --profile minimal --component rust-src --target {{target}}
+    RUSTFLAGS="{{tiny_flags}}" CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo +{{nightly}} build --release -Zbuild-std=std,panic_abort --target {{target}} --target-dir target/tiny --bin barco
     @ls -l target/tiny/{{target}}/release/barco
 
 # Build the busybox demo rootfs from Debian's busybox-static.
