@@ -347,7 +347,7 @@ impl Plan {
             deny_setgroups: rootless && map_helpers.is_none(),
             map_helpers,
             setup_id,
-            userns_refused: userns::refused(host),
+            userns_refused: if rootless { userns::refused(host) } else { String::new() },
             rootless_bind_refused,
             exec_candidates,
             command_display: command.to_string_lossy().into_owned(),
