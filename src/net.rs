@@ -296,7 +296,7 @@ impl Network {
         if self.mode == NetMode::Host {
             return Ok(());
         }
-        let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None).at(Stage::Network)?;
+        let fd = netlink().at(Stage::Network)?;
         send(&fd, &self.requests, SendFlags::empty()).at(Stage::Network)?;
         let count = self.steps.len() as u32;
         if let Err((seq, e)) = acks(&fd, count) {
@@ -384,10 +384,16 @@ impl Veth {
 const ACK: u16 = nl::NLM_F_ACK as u16;
 const CREATE_FLAGS: u16 = (nl::NLM_F_ACK | nl::NLM_F_CREATE | nl::NLM_F_EXCL) as u16;
 
-/// A NETLINK_ROUTE socket (protocol 0) in the caller's namespace.
+/// A NETLINK_ROUTE socket (protocol 0) in the caller's namespace. Reads
+/// time out after five seconds: the kernel stops answering a batch at a
+/// malformed message, and a missing ack must not hang the container.
 fn netlink() -> Result<OwnedFd, Errno> {
-    socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)
+    let fd = socket_with(AddressFamily::NETLINK, SocketType::RAW, SocketFlags::CLOEXEC, None)?;
+    rustix::net::sockopt::set_socket_timeout(&fd, rustix::net::sockopt::Timeout::Recv, Some(ACK_TIMEOUT))?;
+    Ok(fd)
 }
+
+const ACK_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(5);
 
 /// Reads acks until sequence numbers 1..=count are all in. Returns the
 /// first failed request's sequence number and errno. No heap.
