@@ -47,6 +47,23 @@ fn a_user_gets_a_container_with_its_ids_mapped_onto_root() {
 }
 
 #[test]
+fn init_and_signals_as_for_root() {
+    let out = quiet(&["--init", "--", "sh", "-c", "echo $$; cat /proc/1/comm"]).run().ok();
+    assert_eq!(out.stdout, "2\nbarco\n");
+    // setpriv execs barco, so the pid is barco's: SIGTERM is forwarded.
+    let mut child = quiet(&["sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"]).spawn();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+}
+
+#[test]
 fn the_probe_holds_as_for_root() {
     // The same bounding set, no_new_privs, seccomp, fds, /proc and chroot
     // results as tests/container.rs gets as root.
