@@ -202,6 +202,21 @@ def throughput(concurrency, total):
     return each * concurrency / elapsed, elapsed, len(failures)
 
 
+def interleaved(n):
+    """barco's four variants run in turn, n rounds, so that drift on a noisy
+    VM (and the kernel's deferred teardown of earlier runs) falls on all of
+    them alike. Times include Python's fork and exec, the same for each."""
+    variants = {"barco": [], "barco --cgroup none": ["--cgroup", "none"], "barco --seccomp none": ["--seccomp", "none"],
+                "barco, neither": ["--cgroup", "none", "--seccomp", "none"]}
+    times = {k: [] for k in variants}
+    for _ in range(n):
+        for name, extra in variants.items():
+            t = time.perf_counter()
+            subprocess.run([str(BARCO), "-m", str(ROOTFS), *extra, "--", "/bin/true"], stderr=subprocess.DEVNULL)
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def host_state():
     mounts = Path("/proc/self/mountinfo").read_text().count("\n")
     fds = int(Path("/proc/sys/fs/file-nr").read_text().split()[0])
@@ -248,6 +263,14 @@ def main():
     rootless_ratio = med["bwrap, rootless"] / med["barco, rootless"]
     print(f"rootless: bwrap / barco {rootless_ratio:.2f}x")
     print(f"barco / floor: {floor_ratio:.2f}x")
+
+    print("controls, interleaved (median ms, Python's spawn included):")
+    controls = interleaved(max(50, RUNS * 2))
+    for name, ms in controls.items():
+        print(f"  {name:<22} {ms:6.2f}")
+    cgroup_cost = controls["barco"] - controls["barco --cgroup none"]
+    seccomp_cost = controls["barco"] - controls["barco --seccomp none"]
+    print(f"  the cgroup costs {cgroup_cost:.2f} ms, the seccomp filter {seccomp_cost:.2f} ms")
 
     print("where barco's time goes (-vvv stage marks, median us):")
     breakdown = stages(max(20, RUNS // 2))
@@ -298,6 +321,14 @@ def main():
            "the bind, /proc, pivot_root and execve, nothing else). Run by an unprivileged user (uid 4321, "
            f"hyperfine itself under setpriv), barco is {rootless_ratio:.2f}x faster than bwrap.", "",
            "![start-up](startup.svg)", "",
+           "## Controls, interleaved", "",
+           f"hyperfine runs one launcher {RUNS} times back to back, so each run also pays for the kernel's deferred",
+           "teardown of the one before (network namespaces, v1 memory cgroups), and drift on this VM falls on",
+           f"whichever launcher runs then. Here barco's four variants run in turn, {max(50, RUNS * 2)} rounds, timed",
+           "from Python (its fork and exec included, alike for all):", "",
+           "| variant | median ms |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in controls.items()] + ["",
+           f"So the cgroup (v1 here: three hierarchies) costs {cgroup_cost:.2f} ms and the seccomp filter "
+           f"{seccomp_cost:.2f} ms.", "",
            "## Where barco's time goes", "", "Median microseconds between `-vvv` stage marks (`log::stage`, free when off).", "",
            "| from -> to | us |", "|---|---|"]
     md += [f"| {k} | {us:.0f} |" for k, us, n in breakdown]
