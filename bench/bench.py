@@ -221,8 +221,8 @@ def host_state():
     mounts = Path("/proc/self/mountinfo").read_text().count("\n")
     fds = int(Path("/proc/sys/fs/file-nr").read_text().split()[0])
     cgroups = []
-    for base in Path("/sys/fs/cgroup").glob("**/barco"):
-        cgroups.append(str(base))
+    for pattern in ("**/barco", "**/barco-*"):
+        cgroups += [str(p) for p in Path("/sys/fs/cgroup").glob(pattern)]
     procs = subprocess.run(["pgrep", "-c", "-f", str(BARCO)], capture_output=True, text=True).stdout.strip()
     return {"mounts": mounts, "open files": fds, "barco cgroups": len(cgroups), "barco processes": int(procs or 0)}
 

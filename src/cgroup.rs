@@ -90,9 +90,14 @@ pub struct Cgroup {
     kill: CString,
     memory_display: String,
     pids_display: String,
-    /// Stale siblings are looked for here: the `barco` parents.
+    /// Stale siblings are looked for here (v2: the `barco` parent; v1:
+    /// barco's own cgroups), named `stale_prefix` and a pid.
     barco_dirs: Vec<PathBuf>,
+    stale_prefix: &'static str,
 }
+
+/// v1 leaves sit beside other cgroups, so their names say whose they are.
+const STALE_PREFIX_V1: &str = "barco-";
 
 /// Parses a size: digits with an optional K, M, G or T (powers of 1024,
 /// an optional trailing B or iB), or `max`.
@@ -300,13 +305,18 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 memory_display,
                 pids_display,
                 barco_dirs: vec![parent],
+                stale_prefix: "",
             }
         }
         Hierarchy::V1 { memory, cpu, pids } => {
+            // Flat, `barco-NAME` beside barco's own cgroup: v1 has no
+            // no-internal-processes rule to need a parent, and a parent made
+            // and removed with every container cost two v1 cgroups, each
+            // with its dozens of kernfs files, a run.
             let at = |(mount, own): &(PathBuf, String)| {
                 let home = if own.is_empty() { mount.clone() } else { mount.join(own) };
-                let parent = home.join("barco");
-                (home, parent.clone(), parent.join(name))
+                let leaf = home.join(format!("{STALE_PREFIX_V1}{name}"));
+                (home.clone(), home, leaf)
             };
             let (m, cp, p) = (at(memory), at(cpu), at(pids));
             let mut writes = vec![
@@ -327,9 +337,9 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             Cgroup {
                 name: name.into(),
                 v2: false,
-                dirs: all.iter().flat_map(|x| [c(&x.1), c(&x.2)]).collect(),
+                dirs: all.iter().map(|x| c(&x.2)).collect(),
                 leaves: all.iter().map(|x| c(&x.2)).collect(),
-                parents: all.iter().map(|x| c(&x.1)).collect(),
+                parents: Vec::new(),
                 writes,
                 join: all.iter().map(|x| c(x.2.join("tasks"))).collect(),
                 join_display: all.iter().map(|x| x.2.join("tasks").display().to_string()).collect(),
@@ -340,6 +350,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 memory_display,
                 pids_display,
                 barco_dirs: all.iter().map(|x| x.1.clone()).collect(),
+                stale_prefix: STALE_PREFIX_V1,
             }
         }
     }
@@ -422,7 +433,9 @@ impl Cgroup {
             let Ok(entries) = std::fs::read_dir(parent) else { continue };
             for e in entries.flatten() {
                 let name = e.file_name();
-                let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+                let pid =
+                    name.to_str().and_then(|n| n.strip_prefix(self.stale_prefix)).and_then(|n| n.parse::<u32>().ok());
+                let Some(pid) = pid else { continue };
                 if !Path::new(&format!("/proc/{pid}")).exists() && e.path().is_dir() {
                     match std::fs::remove_dir(e.path()) {
                         Ok(()) => debug!("removed the stale cgroup {}", e.path().display()),
@@ -652,10 +665,11 @@ mod tests {
         let g = plan(&h, "7", &l);
         let writes: Vec<(String, String)> =
             g.writes.iter().map(|(f, v)| (f.to_string_lossy().into(), v.to_string_lossy().into())).collect();
-        assert!(writes.contains(&("/m/sandbox/x/barco/7/memory.limit_in_bytes".into(), "1048576".into())));
-        assert!(writes.contains(&("/m/sandbox/x/barco/7/memory.memsw.limit_in_bytes".into(), "2097152".into())));
-        assert!(writes.contains(&("/c/barco/7/cpu.shares".into(), "2597".into())));
-        assert!(writes.contains(&("/p/barco/7/pids.max".into(), "max".into())));
+        assert!(writes.contains(&("/m/sandbox/x/barco-7/memory.limit_in_bytes".into(), "1048576".into())));
+        assert!(writes.contains(&("/m/sandbox/x/barco-7/memory.memsw.limit_in_bytes".into(), "2097152".into())));
+        assert!(writes.contains(&("/c/barco-7/cpu.shares".into(), "2597".into())));
+        assert!(writes.contains(&("/p/barco-7/pids.max".into(), "max".into())));
+        assert!(g.parents.is_empty(), "no parent to make and remove");
         assert_eq!(g.home[0], c("/m/sandbox/x/tasks"));
     }
 }

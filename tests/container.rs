@@ -632,8 +632,8 @@ fn rootfs_with_a_symlinked_mount_target_is_refused() {
 }
 
 /// Where barco puts a container's cgroup in hierarchy `controller` on this
-/// (v1 or hybrid) host: under barco's own cgroup there, as barco's is the
-/// test's.
+/// (v1 or hybrid) host: `barco-NAME` in barco's own cgroup there, as
+/// barco's is the test's.
 fn v1_cgroup(controller: &str, name: &str) -> std::path::PathBuf {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let path = own
@@ -643,7 +643,7 @@ fn v1_cgroup(controller: &str, name: &str) -> std::path::PathBuf {
             f[1].split(',').any(|c| c == controller).then(|| f[2].trim_start_matches('/').to_string())
         })
         .unwrap_or_else(|| panic!("no {controller} hierarchy in {own}"));
-    std::path::Path::new("/sys/fs/cgroup").join(controller).join(path).join("barco").join(name)
+    std::path::Path::new("/sys/fs/cgroup").join(controller).join(path).join(format!("barco-{name}"))
 }
 
 fn on_cgroup_v1() -> bool {
@@ -711,7 +711,7 @@ fn the_child_is_in_its_cgroup_from_its_first_instruction() {
                 .to_string()
         };
         assert_eq!(pick(&inside.join("\n")), "/", "{c}: {inside:?}");
-        assert!(pick(&outside).ends_with("/barco/first-test"), "{c}: {outside}");
+        assert!(pick(&outside).ends_with("/barco-first-test"), "{c}: {outside}");
     }
     kill(container, Signal::KILL);
     finish(child).code(137);
