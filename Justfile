@@ -48,10 +48,12 @@ bench: build rootfs
     python3 bench/bench.py
 
 # Every test: formatting, clippy, unit tests, the integration tests (as
-# root), then the QEMU suite (tests/vm.rs runs last).
+# root), then the QEMU suite (tests/vm.rs runs last); then the container
+# tests again with barco run by an unprivileged user (uid 4321).
 [group('test')]
 test: lint
     cargo test --release
+    BARCO_TEST_AS=4321 cargo test --release --test container
 
 # The integration and VM suites against the `just tiny` build.
 [group('test')]

@@ -20,6 +20,14 @@ pub fn barco_bin() -> &'static str {
     BIN.get_or_init(|| std::env::var("BARCO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_barco").to_string()))
 }
 
+/// `BARCO_TEST_AS=UID`: every barco the tests start runs as that user,
+/// through setpriv (`just test` runs tests/container.rs so a second time).
+/// The tests that differ by design when barco is not root say so and
+/// return early; tests/rootless.rs checks what they do instead.
+pub fn rootless() -> Option<u32> {
+    std::env::var("BARCO_TEST_AS").ok().and_then(|u| u.parse().ok())
+}
+
 /// Generous: a container here starts in milliseconds. Only a hang hits it.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -126,7 +134,17 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
 {
-    let mut cmd = Command::new(barco_bin());
+    let mut cmd = match rootless() {
+        // setpriv execs barco, so the pid the tests signal is barco's.
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([&format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", barco_bin()]);
+            // No delegated cgroup here: without this, every run warns.
+            c.args(["--cgroup", "none"]);
+            c
+        }
+        None => Command::new(barco_bin()),
+    };
     cmd.args(args.into_iter().map(Into::into));
     cmd.env_clear().env("BARCO_HEAP_AUDIT", "1").env("NOT_INHERITED", "secret");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
