@@ -142,9 +142,10 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     }
 
     // Become the container's user: groups, then gid, then uid.
-    // Where barco denied setgroups (rootless, single ids), the caller's
-    // supplementary groups stay, unmapped: the kernel will not drop them.
-    if !plan.deny_setgroups {
+    // Where setgroups is denied (rootless with only the caller's gid
+    // mapped), the caller's supplementary groups stay, unmapped: the
+    // kernel will not drop them.
+    if !plan.keep_groups {
         set_thread_groups(&[]).at(Stage::SetGroups)?;
     }
     let gid = Gid::from_raw(plan.gid);

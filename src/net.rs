@@ -68,6 +68,8 @@ const ETH0_INDEX: u32 = 2;
 const VETH_INFO_PEER: u16 = 1;
 /// linux/if.h.
 const IFF_UP: u32 = 1;
+/// linux/rtnetlink.h: answer with the matching table entry.
+const RTM_F_FIB_MATCH: u32 = 0x2000;
 /// linux/socket.h.
 const AF_INET: u8 = 2;
 /// Interface names are at most 15 bytes (IFNAMSIZ - 1).
@@ -331,10 +333,18 @@ impl Veth {
 
     /// The child reported a failure at `stage`: if that came after its
     /// network step, the pair was made (and is ours to remove).
-    pub fn child_failed_at(&self, stage: Stage) {
-        if stage.after(Stage::Network) {
+    /// Requests 1 (lo) and 2 (the pair) are indexes 0 and 1; any later
+    /// network step (address, up, route, ping_group_range) had the pair.
+    pub fn child_failed_at(&self, stage: Stage, index: u16) {
+        if stage.after(Stage::Network) || (stage == Stage::Network && index >= 2) {
             self.made.set(true);
         }
+    }
+
+    /// The child asked for its maps: its network step, and so the pair, is
+    /// done.
+    pub fn child_got_past_network(&self) {
+        self.made.set(true);
     }
 
     /// After the container: deletes the host end (and so eth0), unless the
@@ -406,7 +416,8 @@ fn acks(fd: &impl AsFd, count: u32) -> Result<(), (u32, Errno)> {
         let n = match recv(fd, &mut buf, RecvFlags::empty()) {
             Ok((n, _)) => n.min(buf.len()),
             Err(Errno::INTR) => continue,
-            Err(e) => return Err((0, e)),
+            // A timeout or another error: blame the first request unanswered.
+            Err(e) => return Err(((!seen & all).trailing_zeros() + 1, e)),
         };
         let mut at = 0;
         while let Some(len) = u32_at(&buf[..n], at) {
@@ -543,30 +554,36 @@ fn pick(pid: u32) -> Result<(Cidr, OwnedFd), Error> {
 fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
     let fail = |e| Error::os(Stage::Network, "asking the host's routes", e);
     let fd = netlink().map_err(fail)?;
-    // A lookup: no ack, the answer is the route.
-    let req = message(nl::RTM_GETROUTE as u16, 0, 1, &rtmsg(32, 0, 0), &attr(nl::rtattr_type_t::RTA_DST as u16, &ip));
+    // A lookup: no ack, the answer is the route. RTM_F_FIB_MATCH asks for
+    // the table entry that matched (with its prefix length), not a route
+    // made up for this one address.
+    let mut header = rtmsg(32, 0, 0);
+    header[8..12].copy_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
+    let req = message(nl::RTM_GETROUTE as u16, 0, 1, &header, &attr(nl::rtattr_type_t::RTA_DST as u16, &ip));
     send(&fd, &req, SendFlags::empty()).map_err(fail)?;
     let mut reply = [0u8; 1024];
     let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).map_err(fail)?;
     Ok(route_clash(&reply[..n.min(reply.len())]))
 }
 
-/// Reads an RTM_GETROUTE answer: a local address, or a route with no
-/// gateway, is a clash; an error (no route) or a gateway is not.
+/// Reads an RTM_GETROUTE answer: a local address, or a subnet route with
+/// no gateway, is a clash; an error (no route), a gateway, or a default
+/// route (prefix 0, as `default dev wg0` is, gateway or not) is not.
 fn route_clash(reply: &[u8]) -> Option<&'static str> {
     if u16_at(reply, 4)? != nl::RTM_NEWROUTE as u16 {
         return None;
     }
     let kind = *reply.get(16 + 7)?;
+    let prefix = *reply.get(16 + 1)?;
     if kind == nl::RTN_LOCAL as u8 {
         return Some("as one of its own addresses");
     }
-    if kind != nl::RTN_UNICAST as u8 {
+    if kind != nl::RTN_UNICAST as u8 || prefix == 0 {
         return None;
     }
     let mut at = 16 + 12;
     while let (Some(len), Some(t)) = (u16_at(reply, at), u16_at(reply, at + 2)) {
-        if t == nl::rtattr_type_t::RTA_GATEWAY as u16 {
+        if t == nl::rtattr_type_t::RTA_GATEWAY as u16 || t == nl::rtattr_type_t::RTA_VIA as u16 {
             return None;
         }
         if len < 4 {
@@ -645,6 +662,12 @@ mod tests {
         assert!(route_clash(&route(nl::RTN_UNICAST as u8, &oif)).is_some(), "a subnet of the host's");
         assert!(route_clash(&route(nl::RTN_UNICAST as u8, &[oif.clone(), gw].concat())).is_none(), "via a gateway");
         assert!(route_clash(&route(nl::RTN_UNREACHABLE as u8, &[])).is_none());
+        // A default route with no gateway (`default dev wg0`): prefix 0.
+        let mut default = route(nl::RTN_UNICAST as u8, &oif);
+        default[16 + 1] = 0;
+        assert!(route_clash(&default).is_none());
+        let via = attr(nl::rtattr_type_t::RTA_VIA as u16, &[10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert!(route_clash(&route(nl::RTN_UNICAST as u8, &[oif.clone(), via].concat())).is_none());
         assert!(route_clash(&ack).is_none(), "no route at all");
     }
 

@@ -130,6 +130,10 @@ pub struct Plan {
     /// Rootless, single ids: `setgroups` is denied before gid_map is
     /// written, as the kernel requires of an unprivileged writer.
     pub deny_setgroups: bool,
+    /// Rootless with only the caller's own gid mapped: setgroups is denied
+    /// (by barco, or by newgidmap), so the caller's supplementary groups
+    /// stay, unmapped, and the child does not try to drop them.
+    pub keep_groups: bool,
     /// Rootless ranges: newuidmap and newgidmap do the writing.
     pub map_helpers: Option<userns::Helpers>,
     /// Rootless ranges: the (uid, gid) the child sets up as, mapped ones
@@ -257,12 +261,11 @@ impl Plan {
         };
         let maps_root = |map: &[IdRange]| map.iter().any(|r| r.inside == 0);
         let setup_id = (if maps_root(&uid_map) { 0 } else { args.uid }, if maps_root(&gid_map) { 0 } else { args.uid });
-        let ping_groups = match gid_map
-            .iter()
-            .map(|r| (r.inside, r.inside + (r.count - 1)))
-            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
-        {
-            Some(range) if rootless => range,
+        // ping_group_range: every gid for root; rootless, only mapped gids
+        // are taken, and both ends must map in order: the range holding
+        // the container's gid (a range maps onto a contiguous one).
+        let ping_groups = match gid_map.iter().find(|r| args.uid >= r.inside && args.uid - r.inside < r.count) {
+            Some(r) if rootless => (r.inside, r.inside + (r.count - 1)),
             _ => (0, 2147483647),
         };
 
@@ -345,6 +348,9 @@ impl Plan {
             gid_map: map_text(&gid_map),
             rootless,
             deny_setgroups: rootless && map_helpers.is_none(),
+            // newgidmap too denies setgroups when it maps only the caller's
+            // own gid (shadow's write_setgroups).
+            keep_groups: rootless && own(&gid_map, host.egid),
             map_helpers,
             setup_id,
             userns_refused: if rootless { userns::refused(host) } else { String::new() },
@@ -678,7 +684,7 @@ mod tests {
             _ => unreachable!(),
         };
         let p = run(&["-m", "/", "--cgroup", "none"]).unwrap();
-        assert!(p.rootless && p.deny_setgroups && p.map_helpers.is_none());
+        assert!(p.rootless && p.deny_setgroups && p.keep_groups && p.map_helpers.is_none());
         assert_eq!(p.uid_map, b"0 1000 1\n");
         assert_eq!(p.gid_map, b"0 1001 1\n");
         assert_ne!(p.clone_flags & u64::from(k::CLONE_NEWUSER), 0, "the user namespace comes with clone3");

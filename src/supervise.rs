@@ -112,6 +112,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
                 Ok(Some(ToParent::MapsPlease)) => {
                     // The veth pair exists by now: the child made it first.
                     if let Some(veth) = &plan.network.veth {
+                        veth.child_got_past_network();
                         veth.set_up_host_end()?;
                     }
                     write_maps(plan, c.pid)?;
@@ -120,7 +121,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
                 }
                 Ok(Some(ToParent::Failed(f))) => {
                     if let Some(veth) = &plan.network.veth {
-                        veth.child_failed_at(f.stage);
+                        veth.child_failed_at(f.stage, f.index);
                     }
                     failure = Some(f);
                 }
@@ -153,7 +154,12 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     // The child reports a failure just before exiting; drain what is left.
     while setting_up {
         match chan.next() {
-            Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+            Ok(Some(ToParent::Failed(f))) => {
+                if let Some(veth) = &plan.network.veth {
+                    veth.child_failed_at(f.stage, f.index);
+                }
+                failure = Some(f);
+            }
             Ok(Some(ToParent::MapsPlease)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }

@@ -51,10 +51,14 @@ pub fn blocker() -> Option<String> {
                 .into(),
         );
     }
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+    // Under a profile of its own, barco may have `userns,`: let it try.
+    let label = read("/proc/self/attr/apparmor/current").or_else(|| read("/proc/self/attr/current"));
+    let unconfined = label.as_deref().is_none_or(|l| l.starts_with("unconfined"));
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") && unconfined {
         return Some(
             "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns \
-             is 1 (give barco an AppArmor profile that allows userns, or run it as root)"
+             is 1 and barco runs unconfined (give barco an AppArmor profile that allows userns, or run it \
+             as root)"
                 .into(),
         );
     }
@@ -81,7 +85,7 @@ pub fn refused(host: &Host) -> String {
     } else {
         format!(
             "as uid {}: the kernel refused a user namespace (check user.max_user_namespaces, {}, \
-             kernel.unprivileged_userns_clone and AppArmor)",
+             kernel.unprivileged_userns_clone, and AppArmor's profile for barco)",
             host.euid,
             max.trim()
         )
@@ -119,7 +123,11 @@ impl Helpers {
             return Err(Error::usage(format!("{need}; newuidmap or newgidmap is missing")));
         };
         let user = user_name(host.euid);
-        for (file, id) in [("/etc/subuid", host.euid), ("/etc/subgid", host.euid)] {
+        // A map of the caller's own id alone needs no subordinate range.
+        let own = |map: &[IdRange], id| matches!(map, [r] if r.outside == id && r.count == 1);
+        let needed = [("/etc/subuid", !own(uid_map, host.euid)), ("/etc/subgid", !own(gid_map, host.egid))];
+        for file in needed.iter().filter(|n| n.1).map(|n| n.0) {
+            let id = host.euid;
             if !has_range(&std::fs::read_to_string(file).unwrap_or_default(), user.as_deref(), id) {
                 let who = user.clone().unwrap_or_else(|| id.to_string());
                 return Err(Error::usage(format!("{need}; {file} has no range for {who}")));

@@ -230,6 +230,13 @@ fn veth_errors() {
         .error_line("the host already reaches 10.249.9.2 through one of its interfaces (a subnet in use)");
     drop(taken);
 
+    // A setup that fails after the pair was made leaves no link either.
+    barco(["--net", "veth", "--name", "late-fail", "-w", "/nonexistent", "true"])
+        .run()
+        .code(125)
+        .error_line("chdir to workdir /nonexistent");
+    assert!(!link_exists("bc-late-fail"), "the host end outlived a failed setup");
+
     // A subnet another barco holds.
     let first = barco(["--net", "veth", "--ip", "10.249.10.1/30", "--", "sh", "-c", "echo up; sleep 1"]);
     let mut first = Killed(first.spawn());

@@ -173,20 +173,54 @@ fn cgroups_networking_and_maps_that_need_root_or_help() {
         .error_line("need newuidmap and newgidmap (Debian's uidmap package) and ranges for you in /etc/subuid");
 }
 
-#[test]
-fn ranges_through_newuidmap_with_the_users_subordinate_ids() {
-    // An account of the tests' own, with ranges in /etc/subuid and subgid.
-    let name = "barco-rootless";
-    if Command::new("id").arg(name).output().map(|o| !o.status.success()).unwrap_or(true) {
+/// An account of the test's own, with ranges in /etc/subuid and subgid;
+/// all of it removed again on drop, however the test ends.
+struct Account(&'static str);
+
+impl Account {
+    fn new(name: &'static str) -> Account {
+        let account = Account(name);
+        account.remove();
         let ok = Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/bin/false", name]).status();
         assert!(ok.is_ok_and(|s| s.success()), "useradd {name}");
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            replace(file, &format!("{text}{name}:300000:65536\n"));
+        }
+        account
     }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{name}:"))) {
-            std::fs::write(file, format!("{text}{name}:300000:65536\n")).unwrap();
+
+    fn remove(&self) {
+        let _ = Command::new("userdel").arg(self.0).output();
+        let mine = format!("{}:", self.0);
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            if let Ok(text) = std::fs::read_to_string(file) {
+                let kept: String = text.lines().filter(|l| !l.starts_with(&mine)).map(|l| format!("{l}\n")).collect();
+                if kept != text {
+                    replace(file, &kept);
+                }
+            }
         }
     }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Writes a whole file through a temporary one and a rename.
+fn replace(file: &str, text: &str) {
+    let tmp = format!("{file}.barco-test");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+#[test]
+fn ranges_through_newuidmap_with_the_users_subordinate_ids() {
+    let account = Account::new("barco-rootless");
+    let name = account.0;
     assert!(Path::new("/usr/bin/newuidmap").exists(), "newuidmap is missing: scripts/setup.sh installs uidmap");
     let as_user = ["--reuid", name, "--regid", name, "--clear-groups"];
     let out = barco(["--cgroup", "none", "--uid-map", "0:300000:65536", "--gid-map", "0:300000:65536", "-u", "1000", "--", "sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; cat /proc/self/setgroups; probe status 1c0141cbfeb >/dev/null && echo held"])
@@ -194,6 +228,28 @@ fn ranges_through_newuidmap_with_the_users_subordinate_ids() {
         .run()
         .ok();
     assert_eq!(out.stdout, "1000\n1000\n 0 300000 65536\n 0 300000 65536\nallow\nheld\n", "{out:#?}");
+    // A uid range with the user's own gid alone: newgidmap denies
+    // setgroups then, and the child keeps the groups it cannot drop.
+    let gid = String::from_utf8(Command::new("id").args(["-g", name]).output().unwrap().stdout).unwrap();
+    let own_gid = format!("1000:{}:1", gid.trim());
+    let out = barco([
+        "--cgroup",
+        "none",
+        "--uid-map",
+        "0:300000:65536",
+        "--gid-map",
+        &own_gid,
+        "-u",
+        "1000",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; cat /proc/self/setgroups",
+    ])
+    .wrapped("setpriv", &as_user)
+    .run()
+    .ok();
+    assert_eq!(out.stdout, "1000\n1000\ndeny\n", "{out:#?}");
     // A range the user does not own: newuidmap refuses, barco says so.
     let out = barco(["--cgroup", "none", "--uid-map", "0:900000:10", "true"]).wrapped("setpriv", &as_user).run();
     assert_eq!(out.code, 125, "{out:#?}");
