@@ -316,40 +316,40 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             let at = |(mount, own): &(PathBuf, String)| {
                 let home = if own.is_empty() { mount.clone() } else { mount.join(own) };
                 let leaf = home.join(format!("{STALE_PREFIX_V1}{name}"));
-                (home.clone(), home, leaf)
+                (home, leaf)
             };
             let (m, cp, p) = (at(memory), at(cpu), at(pids));
             let mut writes = vec![
-                (c(m.2.join("memory.limit_in_bytes")), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
-                (c(cp.2.join("cpu.shares")), value(weight_to_shares(l.cpu_weight).to_string())),
-                (c(p.2.join("pids.max")), value(max(l.pids))),
+                (c(m.1.join("memory.limit_in_bytes")), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
+                (c(cp.1.join("cpu.shares")), value(weight_to_shares(l.cpu_weight).to_string())),
+                (c(p.1.join("pids.max")), value(max(l.pids))),
             ];
             if let (Some(swap), Some(mem)) = (l.swap, l.memory) {
                 // v1 limits memory+swap together.
                 let total = swap.map_or("-1".into(), |s| (mem.saturating_add(s)).to_string());
-                writes.push((c(m.2.join("memory.memsw.limit_in_bytes")), value(total)));
+                writes.push((c(m.1.join("memory.memsw.limit_in_bytes")), value(total)));
             }
             if let Some(q) = l.cpu_quota {
-                writes.push((c(cp.2.join("cpu.cfs_period_us")), value(CPU_PERIOD.to_string())));
-                writes.push((c(cp.2.join("cpu.cfs_quota_us")), value(q.to_string())));
+                writes.push((c(cp.1.join("cpu.cfs_period_us")), value(CPU_PERIOD.to_string())));
+                writes.push((c(cp.1.join("cpu.cfs_quota_us")), value(q.to_string())));
             }
             let all = [&m, &cp, &p];
             Cgroup {
                 name: name.into(),
                 v2: false,
-                dirs: all.iter().map(|x| c(&x.2)).collect(),
-                leaves: all.iter().map(|x| c(&x.2)).collect(),
+                dirs: all.iter().map(|x| c(&x.1)).collect(),
+                leaves: all.iter().map(|x| c(&x.1)).collect(),
                 parents: Vec::new(),
                 writes,
-                join: all.iter().map(|x| c(x.2.join("tasks"))).collect(),
-                join_display: all.iter().map(|x| x.2.join("tasks").display().to_string()).collect(),
+                join: all.iter().map(|x| c(x.1.join("tasks"))).collect(),
+                join_display: all.iter().map(|x| x.1.join("tasks").display().to_string()).collect(),
                 home: all.iter().map(|x| c(x.0.join("tasks"))).collect(),
-                oom_events: (c(m.2.join("memory.oom_control")), "oom_kill"),
-                pids_events: (c(p.2.join("pids.events")), "max"),
-                kill: c(p.2.join("cgroup.procs")),
+                oom_events: (c(m.1.join("memory.oom_control")), "oom_kill"),
+                pids_events: (c(p.1.join("pids.events")), "max"),
+                kill: c(p.1.join("cgroup.procs")),
                 memory_display,
                 pids_display,
-                barco_dirs: all.iter().map(|x| x.1.clone()).collect(),
+                barco_dirs: all.iter().map(|x| x.0.clone()).collect(),
                 stale_prefix: STALE_PREFIX_V1,
             }
         }

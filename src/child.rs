@@ -60,21 +60,25 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
 /// Every step between `clone3` and the command, in the order the kernel
 /// needs.
 fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+    // Die with barco: a SIGKILLed supervisor must not leave a container.
+    die_with_parent(chan)?;
+
     // Rootless: clone3 made the user namespace too, and nothing can create
     // a file until the maps are written, so they come first, while this
     // process is still dumpable and its /proc/PID/uid_map the caller's to
     // write (see `userns`).
     if plan.rootless {
-        die_with_parent(chan)?;
         chan.request_maps().at(Stage::WaitMaps)?;
         chan.wait_maps().at(Stage::WaitMaps)?;
         // Ranges from newuidmap need not map the caller's own ids, which
-        // this process still has: take mapped ones to set up with.
+        // this process still has: take mapped ones to set up with. That
+        // clears the parent-death signal: arm it again.
         if plan.map_helpers.is_some() {
             let gid = Gid::from_raw(plan.setup_id.1);
             set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
             let uid = Uid::from_raw(plan.setup_id.0);
             set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
+            die_with_parent(chan)?;
         }
     }
 
@@ -83,9 +87,6 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // which is barco's own code and never execs. Only execve resets this.
     set_dumpable_behavior(DumpableBehavior::NotDumpable).at(Stage::NotDumpable)?;
     log::stage("child");
-
-    // Die with barco: a SIGKILLed supervisor must not leave a container.
-    die_with_parent(chan)?;
 
     // Our own process group, so a shell inside can do job control and the
     // terminal can be handed to the container (the parent does the same).

@@ -196,18 +196,12 @@ impl Network {
         let mut requests = Vec::new();
         let mut steps = Vec::new();
         let ping_range = format!("{} {}", ping_groups.0, ping_groups.1).into_bytes();
-        if mode == NetMode::Host {
-            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into(), ping_range });
+        if mode != NetMode::Host {
+            let lo = attr(nl::IFLA_IFNAME as u16, b"lo\0");
+            requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP), &lo));
+            steps.push("bringing lo up".into());
         }
-        requests.extend(message(
-            nl::RTM_NEWLINK as u16,
-            ACK,
-            1,
-            &ifinfomsg(0, IFF_UP, IFF_UP),
-            &attr(nl::IFLA_IFNAME as u16, b"lo\0"),
-        ));
-        steps.push("bringing lo up".into());
-        if mode == NetMode::None {
+        if mode != NetMode::Veth {
             return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into(), ping_range });
         }
 

@@ -254,7 +254,7 @@ impl Plan {
         let gid_map = if args.gid_map.is_empty() { vec![default_map(host.egid)] } else { args.gid_map };
         check_map(&uid_map, "--uid-map", "uid", args.uid)?;
         check_map(&gid_map, "--gid-map", "gid", args.uid)?;
-        let own = |map: &[IdRange], id| matches!(map, [r] if r.outside == id && r.count == 1);
+        let own = userns::only_own;
         let map_helpers = match rootless && !(own(&uid_map, host.euid) && own(&gid_map, host.egid)) {
             true => Some(userns::Helpers::new(&uid_map, &gid_map, host)?),
             false => None,

@@ -226,6 +226,8 @@ pub fn mount_dev() -> Result<(), Failure> {
 /// A file barco writes for the container and binds over the rootfs's own,
 /// which stays untouched: `/etc/hosts` or `/etc/hostname`.
 pub struct EtcFile {
+    /// Its entry in [`ETC_FILE_NAMES`], for the error line.
+    index: u16,
     /// In the rootfs's `etc`.
     name: &'static CStr,
     /// Where it is written first: barco's own `/dev` tmpfs. It is unlinked
@@ -252,9 +254,9 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
             && std::fs::symlink_metadata(etc.join(name.to_str().unwrap_or("-"))).is_ok_and(|m| m.is_file())
     };
     let mut planned = Vec::new();
-    for (name, scratch, text) in files {
+    for (index, (name, scratch, text)) in (0..).zip(files) {
         if regular(name) {
-            planned.push(EtcFile { name, scratch, text });
+            planned.push(EtcFile { index, name, scratch, text });
         } else {
             crate::log::debug!("the rootfs has no regular file /etc/{}: not binding one", name.to_string_lossy());
         }
@@ -268,7 +270,7 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
 /// symlink swapped in since planning is refused, not followed.
 pub fn bind_etc_files(files: &[EtcFile]) -> Result<(), Failure> {
     for f in files {
-        let index = if f.name == c"hosts" { 0 } else { 1 };
+        let index = f.index;
         let at = |e: Errno| Failure::new(Stage::EtcFile, index, e);
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = openat(CWD, f.scratch, flags, Mode::from_raw_mode(0o644)).map_err(at)?;

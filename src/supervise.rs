@@ -8,7 +8,7 @@
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
-use crate::spawn::{self, Channel, Container, ParentEnd, ToParent};
+use crate::spawn::{self, Channel, Container, Failure, ParentEnd, ToParent};
 use crate::sys::{self, SigSet, SignalfdSiginfo};
 use core::ffi::CStr;
 use linux_raw_sys::general as k;
@@ -119,12 +119,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                     log::stage("maps written");
                 }
-                Ok(Some(ToParent::Failed(f))) => {
-                    if let Some(veth) = &plan.network.veth {
-                        veth.child_failed_at(f.stage, f.index);
-                    }
-                    failure = Some(f);
-                }
+                Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
                 Ok(None) | Err(_) => {
                     setting_up = false;
                     log::stage("exec seen");
@@ -154,12 +149,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     // The child reports a failure just before exiting; drain what is left.
     while setting_up {
         match chan.next() {
-            Ok(Some(ToParent::Failed(f))) => {
-                if let Some(veth) = &plan.network.veth {
-                    veth.child_failed_at(f.stage, f.index);
-                }
-                failure = Some(f);
-            }
+            Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
             Ok(Some(ToParent::MapsPlease)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }
@@ -254,6 +244,15 @@ fn wait(c: &Container) -> Result<i32, Error> {
             Err(e) => return Err(Error::os(Stage::Wait, "", e)),
         }
     }
+}
+
+/// A failure the child reported. With --net veth, the pair is the
+/// supervisor's to remove if the child got past making it.
+fn child_failed(plan: &Plan, f: Failure) -> Failure {
+    if let Some(veth) = &plan.network.veth {
+        veth.child_failed_at(f.stage, f.index);
+    }
+    f
 }
 
 /// An exit status as a shell reports it: the exit code, or 128+N for

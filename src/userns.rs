@@ -92,6 +92,13 @@ pub fn refused(host: &Host) -> String {
     }
 }
 
+/// Whether `map` maps the caller's own id `id` alone: the one map the
+/// kernel lets anyone write, and the one newgidmap writes with setgroups
+/// denied.
+pub fn only_own(map: &[IdRange], id: u32) -> bool {
+    matches!(map, [r] if r.outside == id && r.count == 1)
+}
+
 /// newuidmap and newgidmap, with their arguments but the pid.
 pub struct Helpers {
     uid: Helper,
@@ -124,8 +131,7 @@ impl Helpers {
         };
         let user = user_name(host.euid);
         // A map of the caller's own id alone needs no subordinate range.
-        let own = |map: &[IdRange], id| matches!(map, [r] if r.outside == id && r.count == 1);
-        let needed = [("/etc/subuid", !own(uid_map, host.euid)), ("/etc/subgid", !own(gid_map, host.egid))];
+        let needed = [("/etc/subuid", !only_own(uid_map, host.euid)), ("/etc/subgid", !only_own(gid_map, host.egid))];
         for file in needed.iter().filter(|n| n.1).map(|n| n.0) {
             let id = host.euid;
             if !has_range(&std::fs::read_to_string(file).unwrap_or_default(), user.as_deref(), id) {
