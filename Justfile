@@ -13,11 +13,12 @@ build:
     cargo build --release
     @ls -l {{bin}}
 
-tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
+tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no"
 
 # The size-optimised build: a pinned nightly, std rebuilt with
-# panic=immediate-abort (no unwinder, no backtrace symbolizer), opt-level z
-# (8 KB smaller here; on stable it is 33 KB bigger). target/tiny/.../barco.
+# panic=immediate-abort (no unwinder, no backtrace symbolizer), so no
+# unwind tables either (force-unwind-tables=no: 28 KB of .eh_frame), and
+# opt-level z. target/tiny/.../barco.
 nightly := "nightly-2026-10-30"
 
 [group('build')]
