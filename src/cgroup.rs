@@ -11,23 +11,34 @@
 //!   - v1: `<controller>/<barco's own cgroup>/barco/<name>` in the memory,
 //!     cpu and pids hierarchies: v1 has no such rule, and nesting keeps any
 //!     limit barco itself is under.
-//! - **Before the clone** ([`Cgroup::create`], allowed to allocate):
-//!   remove stale cgroups of dead barcos, create ours, write the limits.
-//! - **The clone**: on v2, `clone3(CLONE_INTO_CGROUP)` with the cgroup's
-//!   directory fd puts the child there before its first instruction. On v1,
-//!   or a v2 kernel without that flag, barco moves itself into the cgroups
-//!   for the clone and back out after it ([`Cgroup::join`],
-//!   [`Cgroup::leave`]): the child is born inside all the same. Either way
-//!   its cgroup namespace is rooted at its cgroup, which the tests check.
+//! - **Creating** ([`Cgroup::create`], no heap): remove stale cgroups of
+//!   dead barcos, create ours, write the limits.
+//! - **Joining**:
+//!   - v2: created before the clone; `clone3(CLONE_INTO_CGROUP)` with the
+//!     cgroup's directory fd puts the child there before its first
+//!     instruction. On a kernel without that flag, barco moves itself into
+//!     the cgroup for the clone and back out after it ([`Cgroup::join`],
+//!     [`Cgroup::leave`]): the child is born inside all the same.
+//!   - v1 ([`Cgroup::joined_by_child`]): the supervisor creates the cgroups
+//!     *after* the clone, while the child builds its namespaces, and says
+//!     so on the channel; the child then moves itself in by writing `0` to
+//!     each `tasks` ([`Cgroup::join_self`]), before `pivot_root` takes the
+//!     host's cgroupfs out of reach and before anything of the container
+//!     runs. Making three v1 cgroups costs about a quarter of a
+//!     millisecond, which the child's mounts now hide.
+//!
+//!   Either way the container's cgroup namespace is rooted at its cgroup,
+//!   which the tests check.
 //! - **After the container** ([`Cgroup::finish`], no heap): report an OOM
 //!   kill or refused forks, kill what is left, remove the directories.
 
 use crate::cli::Args;
 use crate::error::{strerror, Error, Stage};
 use crate::log::{debug, info, warning};
+use crate::spawn::{At, Failure};
 use crate::supervise::write_kernel_file;
 use rustix::fd::OwnedFd;
-use rustix::fs::{mkdir, open, openat, statfs, Mode, OFlags, CWD};
+use rustix::fs::{mkdir, open, openat, statfs, unlinkat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::{read, Errno};
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
@@ -67,21 +78,23 @@ pub enum Hierarchy {
 /// Everything the supervisor does to the container's cgroup, as C strings
 /// made while planning.
 pub struct Cgroup {
-    name: String,
     v2: bool,
     /// Directories to create, parents first; `leaves` are the container's.
     dirs: Vec<CString>,
+    /// For each of `dirs` that is a leaf: the line for a leaf that exists
+    /// (another container of the same name). Made now: no heap later.
+    taken: Vec<Option<String>>,
     leaves: Vec<CString>,
     /// Parents shared by containers: removed at the end if empty.
     parents: Vec<CString>,
     /// (file, value) writes, in order.
     writes: Vec<(CString, CString)>,
-    /// `cgroup.procs` (v2) or `tasks` (v1) of each leaf, for barco to join
-    /// around the clone, and the same as text for error messages (made now:
-    /// no heap later).
+    /// `cgroup.procs` (v2) of the leaf, for barco to join around the clone,
+    /// or `tasks` (v1) of each leaf, for the child to join; and the same as
+    /// text for error messages (made now: no heap later).
     join: Vec<CString>,
     join_display: Vec<String>,
-    /// barco's own `cgroup.procs` or `tasks` in each hierarchy, to leave to.
+    /// barco's own `cgroup.procs` (v2), to leave to.
     home: Vec<CString>,
     /// (file, key): counters read at the end: OOM kills, refused forks.
     oom_events: (CString, &'static str),
@@ -92,7 +105,7 @@ pub struct Cgroup {
     pids_display: String,
     /// Stale siblings are looked for here (v2: the `barco` parent; v1:
     /// barco's own cgroups), named `stale_prefix` and a pid.
-    barco_dirs: Vec<PathBuf>,
+    barco_dirs: Vec<CString>,
     stale_prefix: &'static str,
 }
 
@@ -290,9 +303,9 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 writes.push((c(leaf.join("cpu.max")), value(format!("{q} {CPU_PERIOD}"))));
             }
             Cgroup {
-                name: name.into(),
                 v2: true,
                 dirs: vec![c(&parent), c(&leaf)],
+                taken: vec![None, Some(taken(name, &leaf))],
                 leaves: vec![c(&leaf)],
                 parents: vec![c(&parent)],
                 writes,
@@ -304,7 +317,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 kill: c(leaf.join("cgroup.kill")),
                 memory_display,
                 pids_display,
-                barco_dirs: vec![parent],
+                barco_dirs: vec![c(parent)],
                 stale_prefix: "",
             }
         }
@@ -335,25 +348,29 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             }
             let all = [&m, &cp, &p];
             Cgroup {
-                name: name.into(),
                 v2: false,
                 dirs: all.iter().map(|x| c(&x.1)).collect(),
+                taken: all.iter().map(|x| Some(taken(name, &x.1))).collect(),
                 leaves: all.iter().map(|x| c(&x.1)).collect(),
                 parents: Vec::new(),
                 writes,
                 join: all.iter().map(|x| c(x.1.join("tasks"))).collect(),
                 join_display: all.iter().map(|x| x.1.join("tasks").display().to_string()).collect(),
-                home: all.iter().map(|x| c(x.0.join("tasks"))).collect(),
+                home: Vec::new(),
                 oom_events: (c(m.1.join("memory.oom_control")), "oom_kill"),
                 pids_events: (c(p.1.join("pids.events")), "max"),
                 kill: c(p.1.join("cgroup.procs")),
                 memory_display,
                 pids_display,
-                barco_dirs: all.iter().map(|x| x.0.clone()).collect(),
+                barco_dirs: all.iter().map(|x| c(&x.0)).collect(),
                 stale_prefix: STALE_PREFIX_V1,
             }
         }
     }
+}
+
+fn taken(name: &str, leaf: &Path) -> String {
+    format!("a container named '{name}' is running (its cgroup {} exists); choose another --name", leaf.display())
 }
 
 fn human(bytes: u64) -> String {
@@ -370,37 +387,55 @@ fn own_pid() -> u32 {
 }
 
 impl Cgroup {
-    fn error(&self, path: &CStr, e: Errno) -> Error {
-        Error::os(Stage::Cgroup, path.to_string_lossy().into_owned(), e)
+    fn error(&'static self, path: &'static CStr, e: Errno) -> Error {
+        Error::os(Stage::Cgroup, path.to_str().unwrap_or("(a path that is not UTF-8)"), e)
+    }
+
+    /// Whether the child joins the cgroup itself, after the supervisor
+    /// created it during the child's setup (v1; see the module's doc).
+    pub fn joined_by_child(&self) -> bool {
+        !self.v2
+    }
+
+    /// Before a clone whose child joins later: refuses a leaf that exists
+    /// (another container's of the same name) while nothing has started.
+    /// `create` still catches one made in between.
+    pub fn check_free(&'static self) -> Result<(), Error> {
+        for (dir, taken) in self.dirs.iter().zip(&self.taken) {
+            if let (Some(line), Ok(_)) = (taken, rustix::fs::stat(dir.as_c_str())) {
+                return Err(Error::usage(line.as_str()));
+            }
+        }
+        Ok(())
     }
 
     /// Removes stale cgroups, creates the container's, and writes its
-    /// limits. Runs before the clone.
-    pub fn create(&self) -> Result<(), Error> {
+    /// limits. No heap: on v1 it runs after the clone.
+    pub fn create(&'static self) -> Result<(), Error> {
         self.remove_stale();
         // Another barco removes the shared parent when it leaves it empty,
         // perhaps between our mkdir of it and of our leaf: start over then.
         let mut tries = 0;
-        let mut made = vec![false; self.dirs.len()];
+        // Bit i: dirs[i] was made by us (there are at most three).
+        let mut made = 0u32;
         'again: loop {
             for (i, dir) in self.dirs.iter().enumerate() {
                 match mkdir(dir.as_c_str(), Mode::from_raw_mode(0o755)) {
-                    Ok(()) => made[i] = true,
-                    Err(Errno::EXIST) if made[i] || !self.leaves.contains(dir) => {}
-                    Err(Errno::EXIST) => {
-                        self.unmake(&made);
-                        return Err(Error::usage(format!(
-                            "a container named '{}' is running (its cgroup {} exists); choose another --name",
-                            self.name,
-                            dir.to_string_lossy()
-                        )));
-                    }
+                    Ok(()) => made |= 1 << i,
+                    Err(Errno::EXIST) if made & (1 << i) != 0 => {}
+                    Err(Errno::EXIST) => match &self.taken[i] {
+                        None => {}
+                        Some(line) => {
+                            self.unmake(made);
+                            return Err(Error::usage(line.as_str()));
+                        }
+                    },
                     Err(Errno::NOENT) if tries < 100 => {
                         tries += 1;
                         continue 'again;
                     }
                     Err(e) => {
-                        self.unmake(&made);
+                        self.unmake(made);
                         return Err(self.error(dir, e));
                     }
                 }
@@ -420,27 +455,36 @@ impl Cgroup {
 
     /// Removes the directories `create` made (and only those: a leaf that
     /// existed belongs to another container), deepest first.
-    fn unmake(&self, made: &[bool]) {
-        for (dir, _) in self.dirs.iter().zip(made).rev().filter(|(_, m)| **m) {
-            let _ = rustix::fs::unlinkat(CWD, dir.as_c_str(), rustix::fs::AtFlags::REMOVEDIR);
+    fn unmake(&self, made: u32) {
+        for (i, dir) in self.dirs.iter().enumerate().rev() {
+            if made & (1 << i) != 0 {
+                let _ = unlinkat(CWD, dir.as_c_str(), AtFlags::REMOVEDIR);
+            }
         }
     }
 
     /// Cgroups named after a barco pid that no longer runs are left by a
-    /// SIGKILLed barco: remove them (rmdir only succeeds when empty).
+    /// SIGKILLed barco: remove them (rmdir only succeeds when empty). No
+    /// heap: the listing goes through a stack buffer.
     fn remove_stale(&self) {
         for parent in &self.barco_dirs {
-            let Ok(entries) = std::fs::read_dir(parent) else { continue };
-            for e in entries.flatten() {
-                let name = e.file_name();
-                let pid =
-                    name.to_str().and_then(|n| n.strip_prefix(self.stale_prefix)).and_then(|n| n.parse::<u32>().ok());
-                let Some(pid) = pid else { continue };
-                if !Path::new(&format!("/proc/{pid}")).exists() && e.path().is_dir() {
-                    match std::fs::remove_dir(e.path()) {
-                        Ok(()) => debug!("removed the stale cgroup {}", e.path().display()),
-                        Err(err) => debug!("stale cgroup {}: {err}", e.path().display()),
-                    }
+            let Ok(dir) = open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+                continue;
+            };
+            let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+            let mut entries = RawDir::new(&dir, &mut buf);
+            while let Some(Ok(e)) = entries.next() {
+                let name = e.file_name().to_bytes();
+                let pid = name.strip_prefix(self.stale_prefix.as_bytes()).and_then(parse_u64);
+                let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { continue };
+                // kill(pid, 0): ESRCH only when no such process exists.
+                if e.file_type() != FileType::Directory || crate::sys::kill(pid, 0) != Err(Errno::SRCH) {
+                    continue;
+                }
+                let (parent, name) = (parent.to_string_lossy(), e.file_name().to_string_lossy());
+                match unlinkat(&dir, e.file_name(), AtFlags::REMOVEDIR) {
+                    Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
+                    Err(err) => debug!("stale cgroup {parent}/{name}: {}", strerror(err)),
                 }
             }
         }
@@ -454,26 +498,31 @@ impl Cgroup {
         openat(CWD, self.leaves[0].as_c_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
     }
 
-    /// What join and leave write. v2: barco's pid, to `cgroup.procs`. v1:
-    /// `0` (the calling thread) to `tasks`: moving one thread skips the
-    /// write lock on cgroup_threadgroup_rwsem, whose RCU grace period cost
-    /// up to 30 ms a move here (cgroup_procs_write_start() in
-    /// kernel/cgroup/cgroup.c). barco is single-threaded, so the thread is
-    /// the process.
-    fn mover<'a>(&self, buf: &'a mut [u8; 10]) -> &'a [u8] {
-        if self.v2 {
-            crate::log::decimal(own_pid(), buf)
-        } else {
-            b"0"
+    /// The child moves itself into the v1 cgroups: `0` (the calling thread)
+    /// to each `tasks`. Moving one thread skips the write lock on
+    /// cgroup_threadgroup_rwsem, whose RCU grace period cost up to 30 ms a
+    /// move here (cgroup_procs_write_start() in kernel/cgroup/cgroup.c);
+    /// the child is single-threaded, so the thread is the process. Raw
+    /// syscalls only: it runs in the child.
+    pub fn join_self(&self) -> Result<(), Failure> {
+        for (i, tasks) in self.join.iter().enumerate() {
+            write_kernel_file(tasks, b"0").at_index(Stage::JoinCgroup, i)?;
         }
+        Ok(())
     }
 
-    /// Moves barco itself into the container's cgroups, so that a child
-    /// cloned now starts there; on failure, back out of those it joined.
-    /// No heap: the error borrows its subject from the plan.
+    /// What the child's error names when joining `join[index]` failed.
+    pub fn join_display(&self, index: u16) -> Option<&str> {
+        self.join_display.get(usize::from(index)).map(String::as_str)
+    }
+
+    /// Moves barco itself into the container's v2 cgroup, so that a child
+    /// cloned now starts there (kernels without CLONE_INTO_CGROUP); on
+    /// failure, back out again. No heap: the error borrows its subject
+    /// from the plan.
     pub fn join(&'static self) -> Result<(), Error> {
         let mut buf = [0u8; 10];
-        let pid = self.mover(&mut buf);
+        let pid = crate::log::decimal(own_pid(), &mut buf);
         for (procs, shown) in self.join.iter().zip(&self.join_display) {
             if let Err(e) = write_kernel_file(procs, pid) {
                 self.leave();
@@ -486,7 +535,7 @@ impl Cgroup {
     /// Moves barco back to where it was. No heap.
     pub fn leave(&self) {
         let mut buf = [0u8; 10];
-        let pid = self.mover(&mut buf);
+        let pid = crate::log::decimal(own_pid(), &mut buf);
         for procs in &self.home {
             if let Err(e) = write_kernel_file(procs, pid) {
                 warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
@@ -670,6 +719,9 @@ mod tests {
         assert!(writes.contains(&("/c/barco-7/cpu.shares".into(), "2597".into())));
         assert!(writes.contains(&("/p/barco-7/pids.max".into(), "max".into())));
         assert!(g.parents.is_empty(), "no parent to make and remove");
-        assert_eq!(g.home[0], c("/m/sandbox/x/tasks"));
+        assert!(g.joined_by_child());
+        assert_eq!(g.join[0], c("/m/sandbox/x/barco-7/tasks"));
+        assert_eq!(g.barco_dirs, [c("/m/sandbox/x"), c("/c"), c("/p")]);
+        assert!(g.taken[0].as_deref().unwrap().contains("its cgroup /m/sandbox/x/barco-7 exists"));
     }
 }

@@ -114,6 +114,18 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     rootfs::mount_dev()?;
     rootfs::bind_etc_files(&plan.etc_files)?;
     log::stage("dev");
+
+    // v1 cgroups: the supervisor made them while this process built the
+    // above; move in now, while the host's cgroupfs is still in reach and
+    // before anything of the container runs.
+    if let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) {
+        chan.wait_cgroup().at(Stage::JoinCgroup)?;
+        cg.join_self()?;
+        // Now, so that the container's cgroup namespace is rooted at its
+        // cgroups (clone3 made the others).
+        sys::unshare(k::CLONE_NEWCGROUP).at(Stage::UnshareCgroup)?;
+        log::stage("cgroup joined");
+    }
     rootfs::switch_root(plan.root_switch)?;
     log::stage("pivot_root");
 

@@ -48,6 +48,8 @@ pub enum Stage {
     DevNode,
     DevLink,
     EtcFile,
+    JoinCgroup,
+    UnshareCgroup,
     PivotRoot,
     Chroot,
     DetachOldRoot,
@@ -74,7 +76,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 45] = [
+    const ALL: [Stage; 47] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -98,6 +100,8 @@ impl Stage {
         Stage::DevNode,
         Stage::DevLink,
         Stage::EtcFile,
+        Stage::JoinCgroup,
+        Stage::UnshareCgroup,
         Stage::PivotRoot,
         Stage::Chroot,
         Stage::DetachOldRoot,
@@ -158,6 +162,8 @@ impl Stage {
             Stage::DevNode => "binding device node",
             Stage::DevLink => "creating link",
             Stage::EtcFile => "binding barco's",
+            Stage::JoinCgroup => "joining the cgroup through",
+            Stage::UnshareCgroup => "unshare of the cgroup namespace",
             Stage::PivotRoot => "pivot_root into",
             Stage::Chroot => "chroot into",
             Stage::DetachOldRoot => "detaching the old root",

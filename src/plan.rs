@@ -306,6 +306,11 @@ impl Plan {
             warning!("--net host: the container shares the host's network namespace");
             clone_flags &= !(k::CLONE_NEWNET as u64);
         }
+        if cgroup.as_ref().is_some_and(Cgroup::joined_by_child) {
+            // The cgroup namespace is rooted where its creator is: the child
+            // unshares it once it has joined its cgroups.
+            clone_flags &= !(k::CLONE_NEWCGROUP as u64);
+        }
 
         if args.allow_new_privileges {
             warning!(
@@ -399,6 +404,7 @@ impl Plan {
                 None => Cow::Borrowed("opening net.ipv4.ping_group_range"),
             },
             Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
+            Stage::JoinCgroup => Cow::Borrowed(self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("?")),
             Stage::Workdir => Cow::Borrowed(&self.workdir_display),
             Stage::Exec => Cow::Borrowed(&self.command_display),
             Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),

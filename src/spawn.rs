@@ -7,8 +7,11 @@
 //! 1. child → parent: [`ToParent::MapsPlease`] once it has unshared its user
 //!    namespace; parent → child: [`MapsWritten`](ChildEnd::wait_maps) after
 //!    writing `uid_map` and `gid_map`.
-//! 2. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
-//! 3. On a successful `execve` the child's end closes (it is CLOEXEC), and the
+//! 2. parent → child, with v1 cgroups only, before or after step 1:
+//!    [`CgroupReady`](ChildEnd::wait_cgroup) once the supervisor has made
+//!    the cgroups; the child waits for it before `pivot_root` and joins.
+//! 3. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
+//! 4. On a successful `execve` the child's end closes (it is CLOEXEC), and the
 //!    parent reads end-of-file: setup is over.
 //!
 //! The two halves are separate types whose methods name protocol steps,
@@ -90,6 +93,7 @@ const MSG_LEN: usize = 12;
 const TAG_MAPS_PLEASE: u8 = 1;
 const TAG_FAILED: u8 = 2;
 const TAG_MAPS_WRITTEN: u8 = 3;
+const TAG_CGROUP_READY: u8 = 4;
 
 impl ToParent {
     fn encode(self) -> [u8; MSG_LEN] {
@@ -163,6 +167,10 @@ impl ParentEnd {
     pub fn maps_written(&self) -> Result<(), Errno> {
         send_msg(&self.0, &[TAG_MAPS_WRITTEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     }
+
+    pub fn cgroup_ready(&self) -> Result<(), Errno> {
+        send_msg(&self.0, &[TAG_CGROUP_READY, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
 }
 
 impl ChildEnd {
@@ -171,10 +179,19 @@ impl ChildEnd {
     }
 
     pub fn wait_maps(&self) -> Result<(), Errno> {
+        self.wait_for(TAG_MAPS_WRITTEN)
+    }
+
+    pub fn wait_cgroup(&self) -> Result<(), Errno> {
+        self.wait_for(TAG_CGROUP_READY)
+    }
+
+    /// The parent's next message, which must be `tag`.
+    fn wait_for(&self, tag: u8) -> Result<(), Errno> {
         let mut m = [0u8; MSG_LEN];
         loop {
             match recv(&self.0, &mut m, RecvFlags::empty()) {
-                Ok((MSG_LEN, _)) if m[0] == TAG_MAPS_WRITTEN => return Ok(()),
+                Ok((MSG_LEN, _)) if m[0] == tag => return Ok(()),
                 Ok((0, _)) => return Err(Errno::PIPE),
                 Ok(_) => return Err(Errno::PROTO),
                 Err(Errno::INTR) => continue,
@@ -222,10 +239,11 @@ pub struct Container {
     pub pidfd: OwnedFd,
 }
 
-/// Clones the container's first process, inside its cgroup from the first
-/// instruction: with `CLONE_INTO_CGROUP` on cgroup v2, or else (v1, or a
-/// kernel older than 5.7) by moving barco into the cgroups for the clone
-/// and back out after it. In the child this never returns: it runs
+/// Clones the container's first process. On cgroup v2 it is inside its
+/// cgroup from the first instruction: with `CLONE_INTO_CGROUP`, or else (a
+/// kernel older than 5.7) by moving barco into the cgroup for the clone
+/// and back out after it. On v1 the child joins later, itself (see
+/// [`crate::cgroup`]). In the child this never returns: it runs
 /// [`child::run`], which ends in `execve` or `exit_group`.
 pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd), Error> {
     let Channel { parent, child } = chan;
@@ -233,6 +251,7 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
     let exit = linux_raw_sys::general::SIGCHLD;
     let forked = match &plan.cgroup {
         None => sys::clone3(flags, exit, None),
+        Some(cg) if cg.joined_by_child() => sys::clone3(flags, exit, None),
         Some(cg) => match cg.leaf_fd() {
             // Older kernels refuse the unknown flag with EINVAL.
             Some(fd) => match sys::clone3(flags, exit, Some(fd.as_fd())) {
@@ -261,8 +280,8 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
     }
 }
 
-/// barco joins the container's cgroups, clones, and leaves them again: the
-/// child inherits them at birth. Both steps are plain writes of barco's pid.
+/// barco joins the container's v2 cgroup, clones, and leaves it again: the
+/// child inherits it at birth. Both steps are plain writes of barco's pid.
 fn clone_from_inside(
     cg: &'static crate::cgroup::Cgroup,
     flags: u64,
@@ -296,10 +315,14 @@ mod tests {
     fn channel_carries_the_protocol() {
         let Channel { parent, child } = Channel::new().unwrap();
         let (p, c) = (ParentEnd(parent), ChildEnd(child));
+        p.cgroup_ready().unwrap();
         c.request_maps().unwrap();
         assert_eq!(p.next().unwrap(), Some(ToParent::MapsPlease));
         p.maps_written().unwrap();
+        c.wait_cgroup().unwrap();
         c.wait_maps().unwrap();
+        p.maps_written().unwrap();
+        assert_eq!(c.wait_cgroup(), Err(Errno::PROTO), "out of order");
         assert!(c.parent_alive());
         let f = Failure::new(Stage::Exec, 0, Errno::NOENT);
         c.report(f);

@@ -704,12 +704,14 @@ fn default_limits_are_the_seeds() {
 }
 
 #[test]
-fn the_child_is_in_its_cgroup_from_its_first_instruction() {
+fn the_container_is_in_its_cgroup_before_it_runs() {
     if harness::rootless().is_some() {
         return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
     }
-    // The cgroup namespace is rooted where the child was at clone(): "/"
-    // inside, while the host sees it in barco/NAME, means it was born there.
+    // The cgroup namespace is rooted where its creator was: "/" inside,
+    // while the host sees the process in barco-NAME, means it was there
+    // before the container's namespace was made (v2: at clone(); v1: the
+    // child joins, then unshares it, before pivot_root).
     let mut child =
         barco(["--name", "first-test", "--", "sh", "-c", "cat /proc/self/cgroup; echo ready; exec sleep 1000"]).spawn();
     let mut inside = Vec::new();
@@ -831,6 +833,57 @@ fn cgroup_errors_and_choices() {
     assert!(v1_cgroup("pids", "twice").exists(), "the refused run took the running container's cgroup");
     kill(children(first.id())[0], Signal::KILL);
     finish(first).code(137);
+}
+
+#[test]
+fn v1_cgroups_are_made_while_the_child_sets_up() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    assert!(on_cgroup_v1(), "this host's controllers are on v1");
+    // The stage marks of -vvv, from both processes, in the order written.
+    let out = barco(["-vvv", "true"]).run().ok();
+    let at = |stage: &str| {
+        out.stderr
+            .lines()
+            .position(|l| l.starts_with(&format!("stage {stage} at ")))
+            .unwrap_or_else(|| panic!("no stage {stage}: {}", out.stderr))
+    };
+    assert!(at("clone3") < at("cgroup"), "the cgroups are made after the clone");
+    assert!(at("cgroup") < at("cgroup joined"), "the child joins once they exist");
+    assert!(at("cgroup joined") < at("pivot_root"), "and before pivot_root");
+}
+
+#[test]
+fn a_v1_cgroup_failing_after_the_clone_leaves_nothing() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    assert!(on_cgroup_v1(), "this host's controllers are on v1");
+    // On v1 the supervisor makes the cgroups while the child sets up. Make
+    // that fail: barco runs in a cpu cgroup with a 1-CPU quota and asks for
+    // 2, which v1 refuses (EINVAL). The child must be killed and every
+    // cgroup made so far removed.
+    let quota = std::path::Path::new("/sys/fs/cgroup/cpu/barco-test-quota");
+    let _ = std::fs::remove_dir(quota);
+    std::fs::create_dir(quota).unwrap();
+    std::fs::write(quota.join("cpu.cfs_quota_us"), "100000").unwrap();
+    let out = barco(["--name", "over-quota", "--cpus", "2", "--", "sleep", "1000"])
+        .wrapped("sh", &["-c", "echo $$ > /sys/fs/cgroup/cpu/barco-test-quota/tasks && exec \"$@\"", "sh"])
+        .run();
+    let left: Vec<u32> =
+        std::fs::read_to_string(quota.join("cgroup.procs")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    let leaf = quota.join("barco-over-quota");
+    let leaf_existed = leaf.exists();
+    let _ = std::fs::remove_dir(&leaf);
+    std::fs::remove_dir(quota).unwrap();
+    out.code(125)
+        .error_line("cgroup /sys/fs/cgroup/cpu/barco-test-quota/barco-over-quota/cpu.cfs_quota_us: Invalid argument");
+    assert!(left.is_empty(), "processes left in the cgroup: {left:?}");
+    assert!(!leaf_existed, "cpu cgroup left behind");
+    for c in ["memory", "pids"] {
+        assert!(!v1_cgroup(c, "over-quota").exists(), "{c} cgroup left behind");
+    }
 }
 
 #[test]
