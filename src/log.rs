@@ -27,14 +27,18 @@ impl Level {
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
 static COLOR: AtomicBool = AtomicBool::new(false);
+static STAGES: AtomicBool = AtomicBool::new(false);
 
 /// Sets the threshold from the number of `-v` flags: warnings by default,
 /// then info, debug and trace. (Errors are not log lines: the one error that
-/// ends a run is printed by `Error::report`.)
-pub fn init(verbosity: u8, color: bool) {
+/// ends a run is printed by `Error::report`.) `stages`: the stage marks
+/// alone, without the other lines of `-vvv` and their cost
+/// (`BARCO_STAGES=1`, for `just bench`).
+pub fn init(verbosity: u8, color: bool, stages: bool) {
     let level = (Level::Warn as u8).saturating_add(verbosity).min(Level::Trace as u8);
     LEVEL.store(level, Relaxed);
     COLOR.store(color, Relaxed);
+    STAGES.store(stages || level == Level::Trace as u8, Relaxed);
 }
 
 #[inline]
@@ -91,11 +95,11 @@ pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
     write_stderr(out.finish());
 }
 
-/// At trace level, one `stage NAME at N us` line with the monotonic clock
+/// At trace level or with `BARCO_STAGES=1`, one `stage NAME at N us` line with the monotonic clock
 /// in microseconds, for `just bench`'s per-stage breakdown. Costs one
 /// atomic load when tracing is off. No heap: the child calls it too.
 pub fn stage(name: &str) {
-    if enabled(Level::Trace) {
+    if STAGES.load(Relaxed) {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let us = t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000;
         line(format_args!("stage {name} at {us} us"));
@@ -162,12 +166,14 @@ mod tests {
 
     #[test]
     fn verbosity_raises_the_threshold() {
-        init(0, false);
-        assert!(enabled(Level::Warn) && !enabled(Level::Info));
-        init(1, false);
+        init(0, false, false);
+        assert!(enabled(Level::Warn) && !enabled(Level::Info) && !STAGES.load(Relaxed));
+        init(1, false, false);
         assert!(enabled(Level::Info) && !enabled(Level::Debug));
-        init(9, false);
-        assert!(enabled(Level::Trace));
-        init(0, false);
+        init(9, false, false);
+        assert!(enabled(Level::Trace) && STAGES.load(Relaxed), "-vvv shows the stage marks");
+        init(0, false, true);
+        assert!(!enabled(Level::Info) && STAGES.load(Relaxed), "BARCO_STAGES=1: the marks alone");
+        init(0, false, false);
     }
 }

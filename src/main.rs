@@ -56,7 +56,7 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
         *on_exit = chosen;
     }
     let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    log::init(args.verbose, color);
+    log::init(args.verbose, color, std::env::var_os("BARCO_STAGES").is_some_and(|v| v == "1"));
     log::stage("parsed");
     if machine::is_init() {
         machine::report();
