@@ -29,7 +29,7 @@ mod userns;
 use std::io::Write;
 
 #[global_allocator]
-static ALLOCATOR: sys::alloc::Counting = sys::alloc::Counting;
+static ALLOCATOR: sys::alloc::Bump = sys::alloc::Bump::new();
 
 fn main() {
     let argv = std::env::args_os().skip(1).collect();

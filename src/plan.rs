@@ -421,15 +421,26 @@ fn cstring(s: OsString) -> Result<CString, Error> {
 /// The rootfs as an absolute path with symlinks resolved on the host side,
 /// so that error messages and the bind mount name the same directory.
 fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
+    use rustix::fs::{fstat, openat, readlinkat, FileType, Mode, OFlags, CWD};
+    use std::os::unix::ffi::OsStringExt;
     let shown = root.to_string_lossy();
-    let path = std::fs::canonicalize(Path::new(root)).map_err(|e| {
-        let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
-        Error::usage(format!("rootfs '{shown}': {}", crate::error::strerror(errno)))
-    })?;
-    if !path.is_dir() {
+    let fail = |e| Error::usage(format!("rootfs '{shown}': {}", crate::error::strerror(e)));
+    // Not std::fs::canonicalize: musl's realpath(3) under it is the last
+    // user of musl's malloc in `just tiny`. The kernel resolves the path
+    // once, in the open, and /proc names what it found.
+    let fd = openat(CWD, root, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
+    if FileType::from_raw_mode(fstat(&fd).map_err(fail)?.st_mode) != FileType::Directory {
         return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
     }
-    Ok(path)
+    let link = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
+    match readlinkat(CWD, link.as_str(), Vec::new()) {
+        Ok(path) if path.as_bytes().starts_with(b"/") => Ok(OsString::from_vec(path.into_bytes()).into()),
+        // No /proc yet (a bare PID 1): the path as given, made absolute.
+        _ => {
+            let cwd = rustix::process::getcwd(Vec::new()).map_err(fail)?;
+            Ok(Path::new(&OsString::from_vec(cwd.into_bytes())).join(root))
+        }
+    }
 }
 
 /// Whether `/` is the initramfs's rootfs. Checked cheaply first: that is a
