@@ -45,7 +45,7 @@ vm-shell *cmd: build rootfs
 # Start-up, stage breakdown, size, RSS and throughput against bwrap, crun
 # and runc: bench/results.md and bench/startup.svg. Not a test.
 [group('bench')]
-bench: build rootfs
+bench: build tiny rootfs
     python3 bench/bench.py
 
 # Every test: formatting, clippy, unit tests, the integration tests (as

@@ -27,6 +27,7 @@ TARGET = ROOT / "target"
 BARCO = TARGET / "x86_64-unknown-linux-musl/release/barco"
 ROOTFS = TARGET / "bench-rootfs"
 FLOOR = TARGET / "floor"
+TINY = TARGET / "tiny/x86_64-unknown-linux-musl/release/barco"
 BUNDLE = TARGET / "bench-bundle"
 OUT = ROOT / "bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "100"))
@@ -119,30 +120,39 @@ def hyperfine(name, wrap, cmd):
 
 
 def stages(n):
-    """Median microseconds between barco's stage marks (BARCO_STAGES=1: the
-    marks alone, without the cost of -vvv's other lines)."""
-    deltas = {}
-    order = []
+    """barco's timeline from its stage marks (BARCO_STAGES=1: the marks
+    alone, without the cost of -vvv's other lines): for each mark, which
+    process makes it, its median microseconds since `parsed`, and the
+    median step from that process's previous mark. Medians of offsets,
+    not of consecutive pairs: the two processes' marks interleave
+    differently from run to run."""
+    child = {"child", "network", "rootfs bound", "proc and masks", "dev", "cgroup joined", "pivot_root",
+             "user namespace", "credentials and caps", "seccomp, execve"}
+    offsets = {}
     for _ in range(n):
         err = subprocess.run(
             [str(BARCO), "-m", str(ROOTFS), "--", "/bin/true"],
             capture_output=True, text=True, env={"BARCO_STAGES": "1"},
         ).stderr
-        marks = []
+        marks = {}
         for line in err.splitlines():
             if line.startswith("stage ") and line.endswith(" us"):
                 name, at = line[6:-3].rsplit(" at ", 1)
-                marks.append((int(at), name))
-        marks.sort()
-        for (t0, a), (t1, b) in zip(marks, marks[1:]):
-            key = f"{a} -> {b}"
-            if key not in deltas:
-                order.append(key)
-            deltas.setdefault(key, []).append(t1 - t0)
-    # Parent and child marks interleave differently now and then: keep the
-    # transitions most runs share.
-    return [(k, statistics.median(deltas[k]), len(deltas[k])) for k in order if len(deltas[k]) >= n // 2]
-
+                marks[name] = int(at)
+        t0 = marks.get("parsed")
+        if t0 is None:
+            continue
+        for name, at in marks.items():
+            offsets.setdefault(name, []).append(at - t0)
+    rows = sorted((statistics.median(v), k) for k, v in offsets.items() if len(v) >= n // 2)
+    out, last = [], {}
+    for at, name in rows:
+        who = "child" if name in child else "supervisor"
+        out.append((name, who, at, at - last.get(who, 0)))
+        last[who] = at
+        if name == "clone3":
+            last["child"] = at  # the child's first step starts at the clone
+    return out
 
 def binary(path):
     path = shutil.which(path) or path
@@ -276,16 +286,16 @@ def main():
     seccomp_cost = controls["barco"] - controls["barco --seccomp none"]
     print(f"  the cgroup costs {cgroup_cost:.2f} ms, the seccomp filter {seccomp_cost:.2f} ms")
 
-    print("where barco's time goes (stage marks, median us):")
+    print("where barco's time goes (stage marks: median us since parsed, and the step from that process's last):")
     breakdown = stages(max(20, RUNS // 2))
-    for k, us, n in breakdown:
-        print(f"  {k:<45} {us:8.0f}")
+    for name, who, at, step in breakdown:
+        print(f"  {name:<24} {who:<10} {at:8.0f} {step:8.0f}")
 
     print("binary size:")
-    sizes = [("barco", *binary(str(BARCO))), ("floor", *binary(str(FLOOR)))]
+    sizes = [("barco", *binary(str(BARCO))), ("barco, just tiny", *binary(str(TINY))), ("floor", *binary(str(FLOOR)))]
     sizes += [(p, *binary(p)) for p in ("bwrap", "crun", "runc")]
     for name, size, dynamic, libs in sizes:
-        print(f"  {name:<8} {size / 1024:8.1f} KiB  {'dynamic, ' + str(libs) + ' libraries' if dynamic else 'static'}")
+        print(f"  {name:<16} {size / 1024:8.1f} KiB  {'dynamic, ' + str(libs) + ' libraries' if dynamic else 'static'}")
 
     print("peak RSS (/usr/bin/time, a tiny static /true as the payload):")
     rss = [(name, peak_rss(wrap, cmd)) for name, wrap, cmd in launchers("/true") if name != "bare /bin/true"]
@@ -333,9 +343,12 @@ def main():
            "| variant | median ms |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in controls.items()] + ["",
            f"So the cgroup (v1 here: three hierarchies) costs {cgroup_cost:.2f} ms and the seccomp filter "
            f"{seccomp_cost:.2f} ms.", "",
-           "## Where barco's time goes", "", "Median microseconds between barco's stage marks (`log::stage`: `BARCO_STAGES=1`, or `-vvv`; one atomic load when off).", "",
-           "| from -> to | us |", "|---|---|"]
-    md += [f"| {k} | {us:.0f} |" for k, us, n in breakdown]
+           "## Where barco's time goes", "",
+           "barco's stage marks (`log::stage`: `BARCO_STAGES=1`, or `-vvv`; one atomic load when off), as one",
+           "timeline of both processes: each mark's median microseconds since `parsed`, and the median step",
+           "from the same process's previous mark (for the child's first, from `clone3`).", "",
+           "| mark | process | us since parsed | step us |", "|---|---|---|---|"]
+    md += [f"| {name} | {who} | {at:.0f} | {step:.0f} |" for name, who, at, step in breakdown]
     md += ["", "## Binary size", "", "| binary | KiB | linking |", "|---|---|---|"]
     md += [f"| {n} | {s / 1024:.1f} | {'dynamic, ' + str(l) + ' libraries' if d else 'static'} |" for n, s, d, l in sizes]
     md += ["", "## Peak RSS", "", "`/usr/bin/time -f %M`, median of 5, with a 7 KiB static `/true` as the payload so that the",
