@@ -1,4 +1,4 @@
-//! cgroups: limits on the container from its first instruction, on cgroup
+//! cgroups: limits on the container before any of its code runs, on cgroup
 //! v2 and on v1 (and hybrid) hosts, and nothing left behind.
 //!
 //! - **Planning** ([`plan`]) finds the hierarchy (statfs of

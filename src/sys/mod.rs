@@ -1,5 +1,5 @@
 //! The only place in barco with `unsafe` code: the handful of raw system calls
-//! that rustix does not wrap, and the counting allocator.
+//! that rustix does not wrap, and the allocator (a counting bump allocator).
 //!
 //! Every function here is safe to call from the child after `clone3`: none of
 //! them allocates, panics or touches libc state.
