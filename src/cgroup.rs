@@ -201,11 +201,18 @@ pub fn check_name(name: &str) -> Result<(), Error> {
         && name != "."
         && name != ".."
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::usage(format!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")))
+    if !ok {
+        return Err(Error::usage(format!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")));
     }
+    // A name of digits alone is a default name, barco's pid: a later barco
+    // takes such a cgroup for a killed barco's when that pid is gone, and
+    // would remove it from under a container that named itself so.
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::usage(format!(
+            "--name '{name}': digits alone are kept for barco's default names (its pid); add a letter"
+        )));
+    }
+    Ok(())
 }
 
 /// Finds the host's hierarchy under `mount` (normally `/sys/fs/cgroup`):
@@ -665,7 +672,8 @@ mod tests {
     #[test]
     fn names() {
         assert!(check_name("web-1.a_b").is_ok());
-        for bad in ["", ".", "..", "a/b", "x y", &"n".repeat(65)] {
+        assert!(check_name("4000002x").is_ok());
+        for bad in ["", ".", "..", "a/b", "x y", &"n".repeat(65), "4000002", "0"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
     }

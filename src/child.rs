@@ -119,7 +119,8 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // above; move in now, while the host's cgroupfs is still in reach and
     // before anything of the container runs.
     if let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) {
-        chan.wait_cgroup().at(Stage::JoinCgroup)?;
+        // (An index past the tasks files: the error names the wait.)
+        chan.wait_cgroup().at_index(Stage::JoinCgroup, usize::from(u16::MAX))?;
         cg.join_self()?;
         // Now, so that the container's cgroup namespace is rooted at its
         // cgroups (clone3 made the others).

@@ -50,7 +50,7 @@ Options:
                           subnet; the container takes the first other
                           address [default: a free /30 of 10.200.0.0/16]
       --name NAME         the container's name, for its cgroup and its
-                          veth [default: barco's pid]
+                          veth; not digits alone [default: barco's pid]
       --memory SIZE       memory limit, e.g. 512M [default: 1G]
       --memory-swap SIZE  swap limit on top of --memory (v2: memory.swap.max)
       --cpus N.N          CPU time limit, e.g. 1.5 CPUs (cpu.max)

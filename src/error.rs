@@ -162,7 +162,7 @@ impl Stage {
             Stage::DevNode => "binding device node",
             Stage::DevLink => "creating link",
             Stage::EtcFile => "binding barco's",
-            Stage::JoinCgroup => "joining the cgroup through",
+            Stage::JoinCgroup => "joining the cgroup:",
             Stage::UnshareCgroup => "unshare of the cgroup namespace",
             Stage::PivotRoot => "pivot_root into",
             Stage::Chroot => "chroot into",

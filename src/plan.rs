@@ -404,7 +404,9 @@ impl Plan {
                 None => Cow::Borrowed("opening net.ipv4.ping_group_range"),
             },
             Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
-            Stage::JoinCgroup => Cow::Borrowed(self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("?")),
+            Stage::JoinCgroup => Cow::Borrowed(
+                self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor"),
+            ),
             Stage::Workdir => Cow::Borrowed(&self.workdir_display),
             Stage::Exec => Cow::Borrowed(&self.command_display),
             Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),
@@ -567,6 +569,25 @@ mod tests {
             Parsed::Run(a) => Plan::new(a, &host()),
             _ => panic!("not a run"),
         }
+    }
+
+    #[test]
+    fn v1_cgroups_drop_the_cgroup_namespace_from_clone3_and_name_the_join() {
+        let v1 = Hierarchy::V1 {
+            memory: ("/m".into(), "own".into()),
+            cpu: ("/c".into(), String::new()),
+            pids: ("/p".into(), String::new()),
+        };
+        let h = Host { cgroups: Some(v1), ..host() };
+        let a = match parse(["-m", "/", "--name", "web"].iter().copied()).unwrap() {
+            Parsed::Run(a) => a,
+            _ => panic!("not a run"),
+        };
+        let p: &'static Plan = Box::leak(Box::new(Plan::new(a, &h).unwrap()));
+        assert_eq!(p.clone_flags & u64::from(k::CLONE_NEWCGROUP), 0, "the child unshares it after joining");
+        assert_ne!(plan(&["-m", "/"]).unwrap().clone_flags & u64::from(k::CLONE_NEWCGROUP), 0);
+        assert_eq!(p.subject(Stage::JoinCgroup, 1), "/c/barco-web/tasks");
+        assert_eq!(p.subject(Stage::JoinCgroup, u16::MAX), "waiting for the supervisor");
     }
 
     fn env_of(p: &Plan) -> Vec<String> {

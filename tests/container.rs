@@ -818,6 +818,9 @@ fn cgroup_errors_and_choices() {
         .error_line("--cpu-weight: '0' is not a number from 1 to 10000");
     barco(["--pids", "-3", "true"]).run().code(125).error_line("--pids: '-3' is not a number");
     barco(["--name", "a/b", "true"]).run().code(125).error_line("--name 'a/b'");
+    // Digits alone are barco's default names, which the stale-cgroup sweep
+    // may take for a killed barco's.
+    barco(["--name", "4000002", "true"]).run().code(125).error_line("digits alone are kept for barco's default names");
     // --cgroup none: no cgroup at all, so barco's own is the container's.
     let out =
         barco(["--cgroup", "none", "--name", "no-cgroup", "--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
@@ -864,8 +867,10 @@ fn a_v1_cgroup_failing_after_the_clone_leaves_nothing() {
     assert!(on_cgroup_v1(), "this host's controllers are on v1");
     // On v1 the supervisor makes the cgroups while the child sets up. Make
     // that fail: barco runs in a cpu cgroup with a 1-CPU quota and asks for
-    // 2, which v1 refuses (EINVAL). The child must be killed and every
-    // cgroup made so far removed.
+    // 2, which v1 refuses (EINVAL). Every cgroup made so far must go, and
+    // the half-built child with them. (barco kills and reaps it; the child
+    // would also die soon after barco, of its parent-death signal, so the
+    // process check below cannot tell the two apart.)
     let quota = std::path::Path::new("/sys/fs/cgroup/cpu/barco-test-quota");
     let _ = std::fs::remove_dir(quota);
     std::fs::create_dir(quota).unwrap();

@@ -199,10 +199,22 @@ mod tests {
             let x2 = b.realloc(x, l(3, 1), 100);
             assert_ne!(x2, x);
             assert_eq!(*x2.add(2), 0xaa);
+            assert_eq!(*x2.add(8), 0, "only x's 3 bytes are copied, not what follows it");
             assert_eq!(*y.add(7), 0x55, "moving x must not touch y");
             // Freeing the newest block gives its space back.
             b.dealloc(x2, l(100, 1));
             assert_eq!(b.alloc(l(100, 1)), x2);
+            // The newest block shrinks in place, and the next one follows it.
+            let w = b.alloc(l(32, 1));
+            assert_eq!(b.realloc(w, l(32, 1), 4), w);
+            assert_eq!(b.alloc(l(4, 1)), w.add(4));
+            // The newest block, grown past its chunk's end, moves to a new
+            // chunk with its bytes.
+            let v = b.alloc(l(16, 1));
+            v.write_bytes(0x77, 16);
+            let v2 = b.realloc(v, l(16, 1), CHUNK);
+            assert_ne!(v2, v);
+            assert_eq!((*v2, *v2.add(15)), (0x77, 0x77));
             // A block bigger than a chunk gets a mapping of its own.
             let big = b.alloc(l(CHUNK * 3, 4096));
             assert!(!big.is_null() && big as usize % 4096 == 0);
