@@ -158,7 +158,10 @@ impl ParentEnd {
                 Ok((0, _)) => return Ok(None),
                 Ok((MSG_LEN, _)) => return ToParent::decode(&m).map(Some).ok_or(Errno::PROTO),
                 Ok(_) => return Err(Errno::PROTO),
-                Err(Errno::INTR) => continue,
+                // The child closed its end with a message of ours unread
+                // (a failed child never reads CgroupReady): the kernel
+                // reports that once, ahead of what the child sent before.
+                Err(Errno::INTR | Errno::CONNRESET) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -309,6 +312,18 @@ mod tests {
         junk[2] = 0xff;
         assert_eq!(ToParent::decode(&junk), None);
         assert_eq!(ToParent::decode(&[9; MSG_LEN]), None);
+    }
+
+    #[test]
+    fn a_failure_survives_a_message_the_child_never_read() {
+        let Channel { parent, child } = Channel::new().unwrap();
+        let (p, c) = (ParentEnd(parent), ChildEnd(child));
+        p.cgroup_ready().unwrap();
+        let f = Failure::new(Stage::Network, 1, Errno::EXIST);
+        c.report(f);
+        drop(c);
+        assert_eq!(p.next(), Ok(Some(ToParent::Failed(f))));
+        assert_eq!(p.next(), Ok(None));
     }
 
     #[test]
