@@ -576,8 +576,10 @@ impl Cgroup {
     /// cgroup.kill only when barco itself is not inside (a failed leave).
     fn remove(&self) {
         let procs = if self.v2 { &self.join[0] } else { &self.kill };
-        let barco_inside = for_each_pid(procs, |pid| pid == own_pid());
-        if !self.v2 || barco_inside || write_kernel_file(&self.kill, b"1").is_err() {
+        // (v1 has no cgroup.kill: one read of the pids, not two.)
+        let killed =
+            self.v2 && !for_each_pid(procs, |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
+        if !killed {
             for_each_pid(procs, |pid| {
                 if pid != 0 && pid != own_pid() {
                     let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
