@@ -61,7 +61,7 @@ impl Host {
     /// looked up only when the container gets a cgroup.
     pub fn current(args: &Args) -> Host {
         let euid = rustix::process::geteuid().as_raw();
-        let own = || std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let own = || read_kernel_file("/proc/self/cgroup").unwrap_or_default();
         let mount = Path::new("/sys/fs/cgroup");
         Host {
             euid,
@@ -82,6 +82,25 @@ impl Host {
 
     fn var(&self, key: &str) -> Option<&OsStr> {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+    }
+}
+
+/// A small /proc or cgroupfs file as text, in one `read(2)` (and one more
+/// for the end): `std::fs::read_to_string` sizes its buffer from the
+/// file's size, which these give as 0 (or 4096), and so reads 32 bytes at a
+/// time after an fstat.
+pub fn read_kernel_file(path: &str) -> Option<String> {
+    let fd =
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
+            .ok()?;
+    let (mut text, mut buf) = (Vec::new(), [0u8; 4096]);
+    loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => return String::from_utf8(text).ok(),
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
     }
 }
 
@@ -451,7 +470,7 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
 fn root_is_initramfs() -> bool {
     const RAMFS_MAGIC: u32 = 0x8584_58f6;
     let on_ram = rustix::fs::statfs(c"/").is_ok_and(|st| matches!(st.f_type as u32, k::TMPFS_MAGIC | RAMFS_MAGIC));
-    on_ram && std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|t| mountinfo_root_is_rootfs(&t))
+    on_ram && read_kernel_file("/proc/self/mountinfo").is_some_and(|t| mountinfo_root_is_rootfs(&t))
 }
 
 /// The last `/proc/self/mountinfo` line mounted on `/` is the visible root;
@@ -569,6 +588,18 @@ mod tests {
             Parsed::Run(a) => Plan::new(a, &host()),
             _ => panic!("not a run"),
         }
+    }
+
+    #[test]
+    fn kernel_files_read_whole() {
+        let text = read_kernel_file("/proc/filesystems").unwrap();
+        assert_eq!(text, std::fs::read_to_string("/proc/filesystems").unwrap());
+        // Longer than one read's 4096 bytes.
+        let big = std::env::temp_dir().join("barco-read-kernel-file");
+        std::fs::write(&big, "x".repeat(10_000)).unwrap();
+        assert_eq!(read_kernel_file(big.to_str().unwrap()).map(|t| t.len()), Some(10_000));
+        std::fs::remove_file(&big).unwrap();
+        assert_eq!(read_kernel_file("/nonexistent"), None);
     }
 
     #[test]
