@@ -127,7 +127,7 @@ def stages(n):
     not of consecutive pairs: the two processes' marks interleave
     differently from run to run."""
     child = {"child", "network", "rootfs bound", "proc and masks", "dev", "cgroup joined", "pivot_root",
-             "user namespace", "credentials and caps", "seccomp, execve"}
+             "user namespace", "credentials and caps", "fds and signals", "seccomp loaded"}
     offsets = {}
     for _ in range(n):
         err = subprocess.run(

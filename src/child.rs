@@ -205,7 +205,7 @@ fn exec_command(plan: &Plan) -> Failure {
     match prepare_exec(plan) {
         Ok(()) => {
             info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
-            log::stage("seccomp, execve");
+            log::stage("seccomp loaded");
             exec(plan)
         }
         Err(failure) => failure,
@@ -234,6 +234,7 @@ fn prepare_exec(plan: &Plan) -> Result<(), Failure> {
     if plan.heap_audit && sys::alloc::after_seal() > 0 {
         return Err(HEAP_AUDIT_FAILED);
     }
+    log::stage("fds and signals");
     lock(plan)
 }
 
