@@ -168,11 +168,18 @@ impl ParentEnd {
     }
 
     pub fn maps_written(&self) -> Result<(), Errno> {
-        send_msg(&self.0, &[TAG_MAPS_WRITTEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        self.tell(TAG_MAPS_WRITTEN)
     }
 
     pub fn cgroup_ready(&self) -> Result<(), Errno> {
-        send_msg(&self.0, &[TAG_CGROUP_READY, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        self.tell(TAG_CGROUP_READY)
+    }
+
+    /// A message of the parent's: only its tag.
+    fn tell(&self, tag: u8) -> Result<(), Errno> {
+        let mut m = [0u8; MSG_LEN];
+        m[0] = tag;
+        send_msg(&self.0, &m)
     }
 }
 

@@ -5,6 +5,7 @@
 //! paths it writes to are formatted into stack buffers and every error
 //! borrows its subject from the plan.
 
+use crate::cgroup::Cgroup;
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
@@ -32,12 +33,7 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     let mut cgroup_made = false;
     match &plan.cgroup {
         Some(cg) if cg.joined_by_child() => cg.check_free()?,
-        Some(cg) => {
-            info!("initializing cgroups...");
-            cg.create()?;
-            cgroup_made = true;
-            log::stage("cgroup");
-        }
+        Some(cg) => make_cgroup(cg, &mut cgroup_made)?,
         None => {}
     }
     let outcome = run_in_cgroup(plan, &mut cgroup_made);
@@ -103,14 +99,21 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
 /// when told. No heap.
 fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &mut bool) -> Result<(), Error> {
     let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) else { return Ok(()) };
-    info!("initializing cgroups...");
-    cg.create()?;
-    *made = true;
-    log::stage("cgroup");
+    make_cgroup(cg, made)?;
     debug!("the container (pid {}) joins its cgroups itself", c.pid);
     // A child that has already failed is gone (EPIPE): the poll loop reads
     // its report.
     let _ = chan.cgroup_ready();
+    Ok(())
+}
+
+/// Makes the container's cgroup; `made` tells `run` that there is one for
+/// `finish` to remove.
+fn make_cgroup(cg: &'static Cgroup, made: &mut bool) -> Result<(), Error> {
+    info!("initializing cgroups...");
+    cg.create()?;
+    *made = true;
+    log::stage("cgroup");
     Ok(())
 }
 
