@@ -215,6 +215,7 @@ fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    drop_unwind_tables();
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
 
@@ -265,4 +266,16 @@ fn main() {
     writeln!(src, "pub const CONDITIONAL: &[(&str, i64)] = &{CONDITIONAL:?};").unwrap();
     let path = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("seccomp_filter.rs");
     std::fs::write(path, src).unwrap();
+}
+
+/// barco's binary (not the test harnesses, which unwind) is linked without
+/// unwind tables: see `link/no-unwind-tables.ld`. Both of Cargo.toml's
+/// profiles set panic=abort, so nothing would use them. (Cargo does not
+/// tell build scripts the profile's panic strategy.) The flags are ld's: the
+/// musl target's `cc` runs it.
+fn drop_unwind_tables() {
+    println!("cargo:rerun-if-changed=link/no-unwind-tables.ld");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("link/no-unwind-tables.ld");
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
 }

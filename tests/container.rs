@@ -414,6 +414,31 @@ fn binary_is_static() {
     }
 }
 
+/// `link/no-unwind-tables.ld`: of the unwind tables only the C start files'
+/// few bytes are left, and no index or exception tables.
+#[test]
+fn binary_has_no_unwind_tables() {
+    let elf = std::fs::read(harness::barco_bin()).unwrap();
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(header(shstrndx) + 0x18);
+    let sections: Vec<(String, usize)> = (0..shnum)
+        .map(|i| {
+            let start = names + u32_at(header(i));
+            let len = elf[start..].iter().position(|&b| b == 0).unwrap();
+            (String::from_utf8_lossy(&elf[start..start + len]).into_owned(), u64_at(header(i) + 0x20))
+        })
+        .collect();
+    assert!(sections.iter().any(|(name, size)| name == ".text" && *size > 0), "{sections:?}");
+    for (name, size) in &sections {
+        assert!(!matches!(name.as_str(), ".eh_frame_hdr" | ".gcc_except_table"), "{name} is linked in");
+        assert!(name != ".eh_frame" || *size <= 256, ".eh_frame has {size} bytes");
+    }
+}
+
 #[test]
 fn container_cannot_climb_out_of_its_root() {
     // The classic chroot escape, from inside, as container root (which has
