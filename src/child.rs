@@ -176,8 +176,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
 
     // Only 0, 1 and 2 may reach the command. The channel stays open until
     // execve closes it (CLOEXEC), so an exec failure can still be reported.
-    // std's runtime opened /dev/null on any of 0, 1 and 2 that barco was
-    // started without, so the channel is above them; saturate regardless.
+    // barco's entry point (`sys::main`) opened /dev/null on any of 0, 1
+    // and 2 that it was started without, so the channel is above them;
+    // saturate regardless.
     let keep = chan.raw();
     sys::close_range(3, keep.saturating_sub(1)).at(Stage::CloseFds)?;
     sys::close_range(keep.max(2) + 1, u32::MAX).at(Stage::CloseFds)
@@ -226,9 +227,9 @@ fn prepare_exec(plan: &Plan) -> Result<(), Failure> {
         }
     }
 
-    // Undo what barco's runtime and supervisor set up: Rust ignores SIGPIPE,
-    // and the parent blocked the signals it forwards.
-    sys::reset_signal_action(k::SIGPIPE).at(Stage::ResetSignals)?;
+    // Undo what barco's entry point and supervisor set up: barco ignores
+    // SIGPIPE, and the parent blocked the signals it forwards.
+    sys::set_signal_action(k::SIGPIPE, sys::Disposition::Default).at(Stage::ResetSignals)?;
     sys::set_signal_mask(SigSet::EMPTY).at(Stage::ResetSignals)?;
 
     if plan.heap_audit && sys::alloc::after_seal() > 0 {

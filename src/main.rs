@@ -7,6 +7,8 @@
 //! [`sys`] only.
 
 #![deny(unsafe_code)]
+// barco's entry point is `sys::main`, without std's runtime.
+#![cfg_attr(not(test), no_main)]
 
 mod caps;
 mod cgroup;
@@ -31,8 +33,9 @@ use std::io::Write;
 #[global_allocator]
 static ALLOCATOR: sys::alloc::Bump = sys::alloc::Bump::new();
 
-fn main() {
-    let argv = std::env::args_os().skip(1).collect();
+/// What follows the entry point, `sys::main`: barco as PID 1, or as a
+/// command. Never returns.
+fn main(argv: Vec<std::ffi::OsString>) -> ! {
     if machine::is_init() {
         // The machine's PID 1 (or a PID namespace's): see `machine`.
         machine::prepare();

@@ -949,14 +949,34 @@ fn init_with_allow_new_privileges() {
 }
 
 #[test]
+fn a_closed_stderr_is_an_error_not_a_sigpipe() {
+    // barco ignores SIGPIPE itself (`sys::main`): an error written to a
+    // socket whose reader is gone must fail with EPIPE and leave barco to
+    // exit with its own status, not kill it.
+    use std::os::unix::process::ExitStatusExt;
+    let (stderr, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(harness::barco_bin())
+        .arg("--no-such-option")
+        .stderr(std::process::Stdio::from(std::os::fd::OwnedFd::from(stderr)))
+        .status()
+        .unwrap();
+    assert_eq!((status.code(), status.signal()), (Some(125), None), "{status:?}");
+}
+
+#[test]
 fn closed_stdio_is_not_reused_for_barcos_own_descriptors() {
     // barco started with 0 and 2 closed: its channel must not become the
-    // command's stdin or stderr. (std's runtime reopens them on /dev/null;
-    // this guards that property.)
-    let out = bare(["-m", rootfs().to_str().unwrap(), "--", "sh", "-c", "probe fds; head -c 1 | wc -c"])
+    // command's stdin or stderr. (barco's entry point, `sys::main`, reopens
+    // them on /dev/null, as std's runtime would; this guards that.)
+    // (busybox's readlink: the probe, a Rust program, would reopen them
+    // itself.)
+    let script = "probe fds; readlink /proc/self/fd/0; readlink /proc/self/fd/2; head -c 1 | wc -c";
+    let out = bare(["-m", rootfs().to_str().unwrap(), "--", "sh", "-c", script])
         .wrapped("sh", &["-c", "exec \"$0\" \"$@\" <&- 2>&-"])
         .run();
     assert_eq!(out.code, 0, "{out:#?}");
     assert!(out.stdout.contains("fds: open [0, 1, 2, 3]"), "{out:#?}");
+    assert!(out.stdout.contains("\n/dev/null\n/dev/null\n"), "stdin and stderr are not /dev/null: {out:#?}");
     assert!(out.stdout.ends_with("\n0\n"), "stdin is not /dev/null: {out:#?}");
 }

@@ -22,6 +22,63 @@ fn check(ret: isize) -> Result<usize, Errno> {
     }
 }
 
+/// barco's C entry point, called by musl's `__libc_start_main`: the crate
+/// is `#![no_main]`, so std's runtime (`lang_start`) does not run. Of what
+/// it would do, barco needs two things, done here before anything else:
+///
+/// - descriptors 0, 1 and 2 open, so that nothing barco opens lands on
+///   them: any that is closed gets `/dev/null`, as std does (but where std
+///   aborts without a `/dev/null`, as on a machine with nothing mounted,
+///   barco goes on; as PID 1 it opens the console later, see `machine`);
+/// - SIGPIPE ignored, so that a closed stdout or stderr is an error to
+///   report, not a signal that kills the supervisor and orphans its
+///   container's cgroups.
+///
+/// What barco leaves out: std's stack-overflow handler (its alternate
+/// stack, SIGSEGV and SIGBUS handlers) and the main thread's name. The
+/// arguments come from `argv` (std's `args_os` is empty without its
+/// runtime on musl). 8 KB and ten syscalls a run.
+#[cfg(not(test))]
+#[no_mangle]
+extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char) -> core::ffi::c_int {
+    use std::os::unix::ffi::OsStringExt;
+    open_standard_fds();
+    let _ = set_signal_action(k::SIGPIPE, Disposition::Ignore);
+    let args = (1..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: the kernel passes argc NUL-terminated strings in argv,
+            // and musl hands them to main untouched; they live for the whole
+            // process.
+            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsString::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect();
+    crate::main(args)
+}
+
+/// Opens `/dev/null` on each of 0, 1 and 2 that is closed (`POLLNVAL`).
+#[cfg(not(test))]
+fn open_standard_fds() {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::fs::{open, Mode, OFlags};
+    // SAFETY: 0, 1 and 2 are only polled here, never closed; a closed one
+    // reports POLLNVAL rather than anything unsafe.
+    let fds = [0, 1, 2].map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+    let mut polled = fds.each_ref().map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::empty()));
+    if poll(&mut polled, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_err() {
+        return;
+    }
+    for p in &polled {
+        if p.revents().contains(PollFlags::NVAL) {
+            // The lowest free descriptor: the closed one.
+            match open(c"/dev/null", OFlags::RDWR, Mode::empty()) {
+                Ok(null) => core::mem::forget(null),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
 /// What `clone3` returned.
 pub enum Forked {
     /// We are the new process.
@@ -174,26 +231,41 @@ pub fn set_signal_mask(set: SigSet) -> Result<(), Errno> {
     check(ret).map(drop)
 }
 
-/// `rt_sigaction(sig, {SIG_DFL}, NULL)`: restore a signal's default action.
+/// A signal's disposition, as `rt_sigaction` takes it.
+#[derive(Clone, Copy)]
+pub enum Disposition {
+    Default = 0, // SIG_DFL
+    #[cfg_attr(test, allow(dead_code))]
+    Ignore = 1, // SIG_IGN
+}
+
+/// `rt_sigaction(sig, {SIG_DFL or SIG_IGN}, NULL)`.
 ///
-/// Rust's runtime ignores SIGPIPE at startup, and an ignored disposition
-/// survives execve, so the child resets it before running the command.
+/// barco ignores SIGPIPE from its first instruction (see [`main`]), and an
+/// ignored disposition survives execve, so the child resets it to the
+/// default before running the command.
 ///
 /// # References
 /// - [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)
-pub fn reset_signal_action(sig: u32) -> Result<(), Errno> {
-    let act = k::kernel_sigaction {
-        sa_handler_kernel: None, // SIG_DFL
-        sa_flags: 0,
-        sa_restorer: None,
-        sa_mask: k::kernel_sigset_t { sig: [0] },
-    };
-    // SAFETY: `act` is a valid kernel_sigaction; no old action is requested.
+pub fn set_signal_action(sig: u32, disposition: Disposition) -> Result<(), Errno> {
+    /// `struct kernel_sigaction` with the handler as a plain word, since
+    /// SIG_IGN is not a function (linux-raw-sys types it as one).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction { handler: disposition as usize, flags: 0, restorer: 0, mask: 0 };
+    // SAFETY: `act` has the layout of the kernel's struct sigaction; with
+    // SIG_DFL or SIG_IGN no handler or restorer is ever called. No old
+    // action is requested.
     let ret = unsafe {
         arch::syscall4(
             k::__NR_rt_sigaction as usize,
             sig as usize,
-            &act as *const k::kernel_sigaction as usize,
+            &act as *const KernelSigaction as usize,
             0,
             core::mem::size_of::<u64>(),
         )
