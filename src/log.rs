@@ -83,8 +83,7 @@ fn write_stderr(bytes: &[u8]) {
 /// Writes one log line if `level` is enabled. Use the macros instead.
 pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
     let mut out = Line::new();
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    let secs = now.tv_sec.rem_euclid(86_400);
+    let secs = crate::sys::clock_gettime(linux_raw_sys::general::CLOCK_REALTIME).0.rem_euclid(86_400);
     let _ = write!(out, "{:02}:{:02}:{:02} ", secs / 3600, secs / 60 % 60, secs % 60);
     let _ = if COLOR.load(Relaxed) {
         write!(out, "{}{:<5}\x1b[0m \x1b[90m{file}:{line}:\x1b[0m ", level.color(), level.name())
@@ -100,8 +99,8 @@ pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
 /// atomic load when tracing is off. No heap: the child calls it too.
 pub fn stage(name: &str) {
     if STAGES.load(Relaxed) {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-        let us = t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000;
+        let (secs, nanos) = crate::sys::clock_gettime(linux_raw_sys::general::CLOCK_MONOTONIC);
+        let us = secs as u64 * 1_000_000 + nanos as u64 / 1000;
         line(format_args!("stage {name} at {us} us"));
     }
 }

@@ -219,7 +219,7 @@ impl ChildEnd {
     /// parent-death signal, which does nothing if the parent died first.
     pub fn parent_alive(&self) -> bool {
         let mut fds = [PollFd::new(&self.0, PollFlags::RDHUP)];
-        let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+        let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
         match poll(&mut fds, Some(&zero)) {
             Ok(0) => true,
             Ok(_) => !fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR),

@@ -371,7 +371,7 @@ fn ping(addr: &str) -> bool {
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
-        let wait = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
+        let wait = rustix::event::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) };
         if left.is_zero() || rustix::event::poll(&mut fds, Some(&wait)).unwrap_or(0) == 0 {
             println!("ping: no reply from {addr}");
             return false;
