@@ -221,7 +221,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let magic = |p: &Path| statfs(p).map(|s| s.f_type).unwrap_or(0);
     let has_controllers = |dir: &Path| {
-        dir.join("cgroup.controllers").to_str().and_then(crate::plan::read_kernel_file).is_some_and(|c| {
+        crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
             let c: Vec<&str> = c.split_whitespace().collect();
             ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
         })
@@ -270,7 +270,7 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
         && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
         && may(&parent.join("cgroup.procs"), Access::WRITE_OK);
-    let offered = parent.join("cgroup.controllers").to_str().and_then(crate::plan::read_kernel_file).is_some_and(|c| {
+    let offered = crate::plan::read_text(parent.join("cgroup.controllers")).is_some_and(|c| {
         let c: Vec<&str> = c.split_whitespace().collect();
         ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
     });

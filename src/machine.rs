@@ -24,6 +24,7 @@
 use crate::cli::OnExit;
 use crate::error::strerror;
 use crate::log::{self, debug, warning};
+use crate::plan::{read_file, read_text};
 use crate::sys;
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
@@ -134,7 +135,7 @@ fn open_console() {
 /// terminal and stdio; the supervisor then hands its foreground to the
 /// container, as on any terminal.
 fn take_the_console() {
-    let Ok(active) = std::fs::read_to_string("/sys/class/tty/console/active") else { return };
+    let Some(active) = read_text("/sys/class/tty/console/active") else { return };
     let Some(name) = active.split_whitespace().last() else { return };
     let Ok(path) = std::ffi::CString::new(format!("/dev/{name}")) else { return };
     if rustix::process::setsid().is_err() {
@@ -160,18 +161,18 @@ fn take_the_console() {
 /// and when that is nothing, the lines of [`ARGS_FILE`].
 pub fn arguments(from_kernel: Vec<OsString>) -> Vec<OsString> {
     if in_initial_pid_namespace() {
-        if let Some(words) = std::fs::read_to_string("/proc/cmdline").ok().and_then(|c| after_dashes(&c)) {
+        if let Some(words) = read_text("/proc/cmdline").and_then(|c| after_dashes(&c)) {
             return words.into_iter().map(OsString::from).collect();
         }
     }
     if !from_kernel.is_empty() {
         return from_kernel;
     }
-    match std::fs::read(ARGS_FILE) {
+    match read_file(ARGS_FILE.as_ref()) {
         Ok(text) => args_file(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(rustix::io::Errno::NOENT) => Vec::new(),
         Err(e) => {
-            warning!("reading {ARGS_FILE}: {e}");
+            warning!("reading {ARGS_FILE}: {}", strerror(e));
             Vec::new()
         }
     }

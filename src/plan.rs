@@ -16,6 +16,7 @@ use crate::seccomp;
 use crate::userns;
 use core::ffi::c_char;
 use linux_raw_sys::general as k;
+use rustix::io::Errno;
 use std::borrow::Cow;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -61,7 +62,7 @@ impl Host {
     /// looked up only when the container gets a cgroup.
     pub fn current(args: &Args) -> Host {
         let euid = rustix::process::geteuid().as_raw();
-        let own = || read_kernel_file("/proc/self/cgroup").unwrap_or_default();
+        let own = || read_text("/proc/self/cgroup").unwrap_or_default();
         let mount = Path::new("/sys/fs/cgroup");
         Host {
             euid,
@@ -85,23 +86,33 @@ impl Host {
     }
 }
 
-/// A small /proc or cgroupfs file as text, in one `read(2)` (and one more
-/// for the end): `std::fs::read_to_string` sizes its buffer from the
-/// file's size, which these give as 0 (or 4096), and so reads 32 bytes at a
-/// time after an fstat.
-pub fn read_kernel_file(path: &str) -> Option<String> {
+/// A file's bytes, 4 KiB a `read(2)`: a small /proc or cgroupfs file in
+/// one (and one more for the end). `std::fs::read` sizes its buffer from
+/// the file's size, which these give as 0 (or 4096), and so reads 32 bytes
+/// at a time after an fstat; it is also 2 KB more code.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, Errno> {
     let fd =
-        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-            .ok()?;
-    let (mut text, mut buf) = (Vec::new(), [0u8; 4096]);
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    let (mut bytes, mut buf) = (Vec::new(), [0u8; 4096]);
     loop {
         match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => return String::from_utf8(text).ok(),
-            Ok(n) => text.extend_from_slice(&buf[..n]),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return None,
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// [`read_file`] as text; None if it cannot be read or is not UTF-8.
+pub fn read_text(path: impl AsRef<Path>) -> Option<String> {
+    read_file(path.as_ref()).ok().and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
+/// Whether `path` is a symlink (`lstat(2)`; false if it cannot be read).
+pub fn is_symlink(path: &Path) -> bool {
+    rustix::fs::lstat(path)
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink)
 }
 
 /// A null-terminated array of C-string pointers, as `execve` wants for argv
@@ -306,7 +317,7 @@ impl Plan {
 
         for (dir, wanted) in [("proc", true), ("dev", true), ("sys", args.sys)] {
             let at = rootfs.join(dir);
-            if wanted && std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            if wanted && is_symlink(&at) {
                 return Err(Error::usage(format!(
                     "rootfs '{}': /{dir} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
                     rootfs.display()
@@ -343,8 +354,7 @@ impl Plan {
             }
             Some(file) => {
                 let shown = file.to_string_lossy().into_owned();
-                let bytes = std::fs::read(file).map_err(|e| {
-                    let errno = rustix::io::Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
+                let bytes = read_file(file.as_ref()).map_err(|errno| {
                     Error::usage(format!("--seccomp-bpf '{shown}': {}", crate::error::strerror(errno)))
                 })?;
                 let program = seccomp::parse_program(&bytes)
@@ -470,7 +480,7 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
 fn root_is_initramfs() -> bool {
     const RAMFS_MAGIC: u32 = 0x8584_58f6;
     let on_ram = rustix::fs::statfs(c"/").is_ok_and(|st| matches!(st.f_type as u32, k::TMPFS_MAGIC | RAMFS_MAGIC));
-    on_ram && read_kernel_file("/proc/self/mountinfo").is_some_and(|t| mountinfo_root_is_rootfs(&t))
+    on_ram && read_text("/proc/self/mountinfo").is_some_and(|t| mountinfo_root_is_rootfs(&t))
 }
 
 /// The last `/proc/self/mountinfo` line mounted on `/` is the visible root;
@@ -592,14 +602,14 @@ mod tests {
 
     #[test]
     fn kernel_files_read_whole() {
-        let text = read_kernel_file("/proc/filesystems").unwrap();
+        let text = read_text("/proc/filesystems").unwrap();
         assert_eq!(text, std::fs::read_to_string("/proc/filesystems").unwrap());
         // Longer than one read's 4096 bytes.
         let big = std::env::temp_dir().join("barco-read-kernel-file");
         std::fs::write(&big, "x".repeat(10_000)).unwrap();
-        assert_eq!(read_kernel_file(big.to_str().unwrap()).map(|t| t.len()), Some(10_000));
+        assert_eq!(read_text(big.to_str().unwrap()).map(|t| t.len()), Some(10_000));
         std::fs::remove_file(&big).unwrap();
-        assert_eq!(read_kernel_file("/nonexistent"), None);
+        assert_eq!(read_text("/nonexistent"), None);
     }
 
     #[test]

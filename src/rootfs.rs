@@ -12,7 +12,7 @@ use crate::error::Stage;
 use crate::plan::Plan;
 use crate::spawn::{At, Failure};
 use core::ffi::CStr;
-use rustix::fs::{fstat, mkdirat, openat, symlinkat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::fs::{fstat, mkdirat, openat, symlinkat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::{write, Errno};
 use rustix::mount::{
     fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount, mount_bind, mount_change, mount_remount, move_mount,
@@ -250,8 +250,9 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
     ];
     let regular = |name: &CStr| {
         let etc = rootfs.join("etc");
-        std::fs::symlink_metadata(&etc).is_ok_and(|m| m.is_dir())
-            && std::fs::symlink_metadata(etc.join(name.to_str().unwrap_or("-"))).is_ok_and(|m| m.is_file())
+        let kind = |path: &std::path::Path| rustix::fs::lstat(path).map(|st| FileType::from_raw_mode(st.st_mode));
+        kind(&etc) == Ok(FileType::Directory)
+            && kind(&etc.join(name.to_str().unwrap_or("-"))) == Ok(FileType::RegularFile)
     };
     let mut planned = Vec::new();
     for (index, (name, scratch, text)) in (0..).zip(files) {

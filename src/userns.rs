@@ -26,6 +26,7 @@
 
 use crate::cli::IdRange;
 use crate::error::{Error, Stage};
+use crate::plan::read_text;
 use crate::plan::Host;
 use crate::sys;
 use core::ffi::{c_char, CStr};
@@ -36,7 +37,7 @@ use std::ffi::CString;
 /// The host settings that turn user namespaces off for unprivileged users,
 /// as one line naming the setting, or None.
 pub fn blocker() -> Option<String> {
-    let read = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_string());
+    let read = |path: &str| read_text(path).map(|s| s.trim().to_string());
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         return Some(
             "user namespaces are off for unprivileged users: kernel.unprivileged_userns_clone is 0 \
@@ -68,14 +69,14 @@ pub fn blocker() -> Option<String> {
 /// Whether barco itself runs under a seccomp filter (`Seccomp: 2` in
 /// /proc/self/status), as inside docker or another barco.
 pub fn seccomp_filtered() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_whitespace().nth(1) != Some("0")))
+    read_text("/proc/self/status")
+        .is_some_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_whitespace().nth(1) != Some("0")))
 }
 
 /// The subject of the error line when clone3 is refused to a non-root
 /// caller: which setting most likely did it.
 pub fn refused(host: &Host) -> String {
-    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    let max = read_text("/proc/sys/user/max_user_namespaces").unwrap_or_default();
     if host.seccomp_filtered {
         format!(
             "as uid {}: a seccomp filter around barco (Seccomp: 2 in /proc/self/status) refused the namespaces; \
@@ -134,7 +135,7 @@ impl Helpers {
         let needed = [("/etc/subuid", !only_own(uid_map, host.euid)), ("/etc/subgid", !only_own(gid_map, host.egid))];
         for file in needed.iter().filter(|n| n.1).map(|n| n.0) {
             let id = host.euid;
-            if !has_range(&std::fs::read_to_string(file).unwrap_or_default(), user.as_deref(), id) {
+            if !has_range(&read_text(file).unwrap_or_default(), user.as_deref(), id) {
                 let who = user.clone().unwrap_or_else(|| id.to_string());
                 return Err(Error::usage(format!("{need}; {file} has no range for {who}")));
             }
@@ -206,7 +207,7 @@ impl Helper {
 
 /// The caller's name from /etc/passwd, which subuid(5) lines may use.
 fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let passwd = read_text("/etc/passwd")?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
