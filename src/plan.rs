@@ -368,13 +368,23 @@ impl Plan {
             "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
              behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
         );
+        let hostname_display = hostname.to_string_lossy().into_owned();
+        let workdir_display = workdir.to_string_lossy().into_owned();
+        let command_display = command.to_string_lossy().into_owned();
+        // Every C string at once: one early return, so one copy of the
+        // code that drops everything planned so far.
+        let (rootfs, hostname, workdir, argv, envp) = (|| {
+            let argv = argv.into_iter().map(cstring).collect::<Result<_, _>>()?;
+            let envp = env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?;
+            Ok::<_, Error>((cstring(rootfs.into_os_string())?, cstring(hostname)?, cstring(workdir)?, argv, envp))
+        })()?;
         Ok(Plan {
-            rootfs: cstring(rootfs.into_os_string())?,
+            rootfs,
             rootfs_display,
-            hostname_display: hostname.to_string_lossy().into_owned(),
-            hostname: cstring(hostname)?,
-            workdir_display: workdir.to_string_lossy().into_owned(),
-            workdir: cstring(workdir)?,
+            hostname_display,
+            hostname,
+            workdir_display,
+            workdir,
             uid: args.uid,
             gid: args.uid,
             uid_display: args.uid.to_string(),
@@ -390,9 +400,9 @@ impl Plan {
             userns_refused: if rootless { userns::refused(host) } else { String::new() },
             rootless_bind_refused,
             exec_candidates,
-            command_display: command.to_string_lossy().into_owned(),
-            argv: CArray::new(argv.into_iter().map(cstring).collect::<Result<_, _>>()?),
-            envp: CArray::new(env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?),
+            command_display,
+            argv: CArray::new(argv),
+            envp: CArray::new(envp),
             clone_flags,
             network,
             etc_files,
