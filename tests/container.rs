@@ -439,6 +439,18 @@ fn binary_has_no_unwind_tables() {
     }
 }
 
+/// `src/sys/unwind.rs`: with barco's own unwinder entry points, neither
+/// LLVM's libunwind (its messages start "libunwind:") nor std's DWARF
+/// symbolizer (which names the sections it reads) is linked.
+#[test]
+fn binary_has_no_unwinder_or_symbolizer() {
+    let elf = std::fs::read(harness::barco_bin()).unwrap();
+    for text in [&b"libunwind"[..], b".debug_abbrev", b"addr2line"] {
+        let found = elf.windows(text.len()).any(|w| w == text);
+        assert!(!found, "barco contains {:?}", String::from_utf8_lossy(text));
+    }
+}
+
 #[test]
 fn container_cannot_climb_out_of_its_root() {
     // The classic chroot escape, from inside, as container root (which has

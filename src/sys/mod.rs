@@ -1,11 +1,15 @@
 //! The only place in barco with `unsafe` code: the handful of raw system calls
-//! that rustix does not wrap, and the allocator (a counting bump allocator).
+//! that rustix does not wrap, the allocator (a counting bump allocator), and
+//! the symbols barco defines for the C side of the link: its entry point
+//! [`main`] and the unwinder's (`unwind`).
 //!
 //! Every function here is safe to call from the child after `clone3`: none of
 //! them allocates, panics or touches libc state.
 
 pub mod alloc;
 mod arch;
+#[cfg(not(test))] // unit tests unwind: they link the real unwinder
+mod unwind;
 
 use core::ffi::{c_char, CStr};
 use linux_raw_sys::general as k;
