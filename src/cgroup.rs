@@ -8,9 +8,10 @@
 //!   - v2: `/sys/fs/cgroup/barco/<name>`. The root cgroup is exempt from the
 //!     no-internal-processes rule, so enabling controllers there always
 //!     works, wherever barco itself sits (nsjail #65, #196).
-//!   - v1: `<controller>/<barco's own cgroup>/barco/<name>` in the memory,
-//!     cpu and pids hierarchies: v1 has no such rule, and nesting keeps any
-//!     limit barco itself is under.
+//!   - v1: `<controller>/<barco's own cgroup>/barco-<name>` in the memory,
+//!     cpu and pids hierarchies: v1 has no such rule, so no shared parent is
+//!     needed, and sitting under barco's own cgroup keeps any limit barco
+//!     itself is under.
 //! - **Creating** ([`Cgroup::create`], no heap): remove stale cgroups of
 //!   dead barcos, create ours, write the limits.
 //! - **Joining**:
@@ -25,7 +26,7 @@
 //!     each `tasks` ([`Cgroup::join_self`]), before `pivot_root` takes the
 //!     host's cgroupfs out of reach and before anything of the container
 //!     runs. Making three v1 cgroups costs about a quarter of a
-//!     millisecond, which the child's mounts now hide.
+//!     millisecond, which the child's mounts partly hide.
 //!
 //!   Either way the container's cgroup namespace is rooted at its cgroup,
 //!   which the tests check.

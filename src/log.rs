@@ -94,9 +94,10 @@ pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
     write_stderr(out.finish());
 }
 
-/// At trace level or with `BARCO_STAGES=1`, one `stage NAME at N us` line with the monotonic clock
-/// in microseconds, for `just bench`'s per-stage breakdown. Costs one
-/// atomic load when tracing is off. No heap: the child calls it too.
+/// At trace level or with `BARCO_STAGES=1`, one `stage NAME at N us` line
+/// with the monotonic clock in microseconds, for `just bench`'s per-stage
+/// breakdown. Costs one atomic load when off. No heap: the child calls it
+/// too.
 pub fn stage(name: &str) {
     if STAGES.load(Relaxed) {
         let (secs, nanos) = crate::sys::clock_gettime(linux_raw_sys::general::CLOCK_MONOTONIC);

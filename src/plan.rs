@@ -109,10 +109,10 @@ pub fn read_text(path: impl AsRef<Path>) -> Option<String> {
     read_file(path.as_ref()).ok().and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
-/// Whether `path` is a symlink (`lstat(2)`; false if it cannot be read).
-pub fn is_symlink(path: &Path) -> bool {
-    rustix::fs::lstat(path)
-        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink)
+/// What `path` itself is, a symlink not followed (`lstat(2)`); None if it
+/// cannot be looked at.
+pub fn file_type(path: &Path) -> Option<rustix::fs::FileType> {
+    rustix::fs::lstat(path).ok().map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode))
 }
 
 /// A null-terminated array of C-string pointers, as `execve` wants for argv
@@ -317,7 +317,7 @@ impl Plan {
 
         for (dir, wanted) in [("proc", true), ("dev", true), ("sys", args.sys)] {
             let at = rootfs.join(dir);
-            if wanted && is_symlink(&at) {
+            if wanted && file_type(&at) == Some(rustix::fs::FileType::Symlink) {
                 return Err(Error::usage(format!(
                     "rootfs '{}': /{dir} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
                     rootfs.display()

@@ -9,7 +9,7 @@
 //! temporary directory, so a rootfs on a read-only filesystem works.
 
 use crate::error::Stage;
-use crate::plan::Plan;
+use crate::plan::{file_type, Plan};
 use crate::spawn::{At, Failure};
 use core::ffi::CStr;
 use rustix::fs::{fstat, mkdirat, openat, symlinkat, unlinkat, AtFlags, FileType, Mode, OFlags, CWD};
@@ -250,9 +250,8 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
     ];
     let regular = |name: &CStr| {
         let etc = rootfs.join("etc");
-        let kind = |path: &std::path::Path| rustix::fs::lstat(path).map(|st| FileType::from_raw_mode(st.st_mode));
-        kind(&etc) == Ok(FileType::Directory)
-            && kind(&etc.join(name.to_str().unwrap_or("-"))) == Ok(FileType::RegularFile)
+        file_type(&etc) == Some(FileType::Directory)
+            && file_type(&etc.join(name.to_str().unwrap_or("-"))) == Some(FileType::RegularFile)
     };
     let mut planned = Vec::new();
     for (index, (name, scratch, text)) in (0..).zip(files) {

@@ -26,8 +26,7 @@
 
 use crate::cli::IdRange;
 use crate::error::{Error, Stage};
-use crate::plan::read_text;
-use crate::plan::Host;
+use crate::plan::{read_text, Host};
 use crate::sys;
 use core::ffi::{c_char, CStr};
 use rustix::io::Errno;

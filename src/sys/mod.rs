@@ -3,8 +3,8 @@
 //! the symbols barco defines for the C side of the link: its entry point
 //! [`main`] and the unwinder's (`unwind`).
 //!
-//! Every function here is safe to call from the child after `clone3`: none of
-//! them allocates, panics or touches libc state.
+//! Every function here but the entry point is safe to call from the child
+//! after `clone3`: none of them allocates, panics or touches libc state.
 
 pub mod alloc;
 mod arch;
@@ -41,7 +41,7 @@ fn check(ret: isize) -> Result<usize, Errno> {
 /// What barco leaves out: std's stack-overflow handler (its alternate
 /// stack, SIGSEGV and SIGBUS handlers) and the main thread's name. The
 /// arguments come from `argv` (std's `args_os` is empty without its
-/// runtime on musl). 8 KB and ten syscalls a run.
+/// runtime on musl). 4 KB and ten syscalls a run.
 #[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char) -> core::ffi::c_int {
