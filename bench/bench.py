@@ -28,6 +28,10 @@ BARCO = TARGET / "x86_64-unknown-linux-musl/release/barco"
 ROOTFS = TARGET / "bench-rootfs"
 FLOOR = TARGET / "floor"
 TINY = TARGET / "tiny/x86_64-unknown-linux-musl/release/barco"
+# barco built with `--features ablation`: BARCO_ABLATE skips setup steps.
+ABLATION = TARGET / "ablation/x86_64-unknown-linux-musl/release/barco"
+# The steps it can skip (plan::Step), each priced alone, then all at once.
+STEPS = ["hostname", "network", "proc-masks", "dev", "etc-files", "caps"]
 BUNDLE = TARGET / "bench-bundle"
 OUT = ROOT / "bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "100"))
@@ -55,6 +59,9 @@ def prepare():
         src.write_text("int main(void) { return 0; }\n")
         run(["musl-gcc", "-static", "-Os", "-s", "-o", str(ROOTFS / "true"), str(src)])
     run(["musl-gcc", "-static", "-O2", "-o", str(FLOOR), str(OUT / "floor.c")])
+    run(["cargo", "build", "--quiet", "--release", "--features", "ablation", "--target-dir", str(TARGET / "ablation")],
+        cwd=ROOT)
+    check_ablation()
     # One OCI bundle for crun and runc: the same rootfs, namespaces and ids.
     if BUNDLE.exists():
         shutil.rmtree(BUNDLE)
@@ -216,19 +223,62 @@ def throughput(concurrency, total):
     return each * concurrency / elapsed, elapsed, len(failures)
 
 
+# What each ablated step leaves out, seen from inside: the hostname, lo's
+# flags, /proc's extra mounts, /dev's entries, /etc's binds, the bounding set.
+PROBE = ("hostname; cat /sys/class/net/lo/flags 2>/dev/null || ip -o link show lo | cut -d' ' -f3; "
+         "grep -c ' /proc/' /proc/self/mountinfo; ls /dev | wc -l; grep -c ' /etc/' /proc/self/mountinfo; "
+         "grep CapBnd /proc/self/status")
+
+
+def check_ablation():
+    """Each ablated step must show as missing, and only that one: otherwise
+    the bench would price nothing, or the wrong thing."""
+    def probe(skip):
+        env = {"BARCO_ABLATE": skip} if skip else {}
+        out = subprocess.run([str(ABLATION), "-m", str(ROOTFS), "--", "sh", "-c", PROBE], env=env,
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        return out[:6]
+    full = probe("")
+    for i, step in enumerate(STEPS):
+        lines = probe(step)
+        changed = {j for j, (a, b) in enumerate(zip(full, lines)) if a != b}
+        # Without /dev there are no /etc binds either (they are written there).
+        expected = {0: {0}, 1: {1}, 2: {2}, 3: {3, 4}, 4: {4}, 5: {5}}[i]
+        if changed != expected:
+            sys.exit(f"bench: BARCO_ABLATE={step} changed lines {sorted(changed)} of the probe, "
+                     f"not {sorted(expected)}:\n{full}\n{lines}")
+
+
 def interleaved(n):
-    """barco's four variants run in turn, n rounds, so that drift on a noisy
-    VM (and the kernel's deferred teardown of earlier runs) falls on all of
-    them alike. Times include Python's fork and exec, the same for each."""
-    variants = {"barco": [], "barco --cgroup none": ["--cgroup", "none"], "barco --seccomp none": ["--seccomp", "none"],
-                "barco, neither": ["--cgroup", "none", "--seccomp", "none"]}
-    times = {k: [] for k in variants}
+    """barco's variants, and the floor, run in turn, n rounds, so that drift
+    on a noisy VM (and the kernel's deferred teardown of earlier runs) falls
+    on all of them alike. Times include Python's fork and exec, the same
+    for each. Then the ablation build: each step skipped alone, and all of
+    them with neither cgroup nor seccomp, against the floor."""
+    neither = ["--cgroup", "none", "--seccomp", "none"]
+    variants = {"barco": ([], None), "barco --cgroup none": (["--cgroup", "none"], None),
+                "barco --seccomp none": (["--seccomp", "none"], None), "barco, neither": (neither, None),
+                "ablation build, nothing skipped": ([], "")}
+    variants.update({f"without {step}": ([], step) for step in STEPS})
+    variants["without any, and neither"] = (neither, ",".join(STEPS))
+    times = {k: [] for k in [*variants, "floor"]}
     for _ in range(n):
-        for name, extra in variants.items():
+        for name, (extra, skip) in variants.items():
+            binary = BARCO if skip is None else ABLATION
+            env = {"BARCO_ABLATE": skip} if skip else {}
             t = time.perf_counter()
-            subprocess.run([str(BARCO), "-m", str(ROOTFS), *extra, "--", "/bin/true"], stderr=subprocess.DEVNULL)
+            subprocess.run([str(binary), "-m", str(ROOTFS), *extra, "--", "/bin/true"], env=env,
+                           stderr=subprocess.DEVNULL)
             times[name].append((time.perf_counter() - t) * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
+        t = time.perf_counter()
+        subprocess.run([str(FLOOR), str(ROOTFS), "/bin/true"])
+        times["floor"].append((time.perf_counter() - t) * 1000)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    # A step's cost: the median of each round's difference, so that drift
+    # between rounds cancels out.
+    full = times["ablation build, nothing skipped"]
+    steps = {step: statistics.median(a - b for a, b in zip(full, times[f"without {step}"])) * 1000 for step in STEPS}
+    return medians, steps
 
 
 def host_state():
@@ -279,12 +329,18 @@ def main():
     print(f"barco / floor: {floor_ratio:.2f}x")
 
     print("controls, interleaved (median ms, Python's spawn included):")
-    controls = interleaved(max(50, RUNS * 2))
+    rounds = max(100, RUNS * 6)
+    controls, step_us = interleaved(rounds)
     for name, ms in controls.items():
-        print(f"  {name:<22} {ms:6.2f}")
+        print(f"  {name:<32} {ms:6.2f}")
     cgroup_cost = controls["barco"] - controls["barco --cgroup none"]
     seccomp_cost = controls["barco"] - controls["barco --seccomp none"]
     print(f"  the cgroup costs {cgroup_cost:.2f} ms, the seccomp filter {seccomp_cost:.2f} ms")
+    full = controls["ablation build, nothing skipped"]
+    step_costs = list(step_us.items())
+    print("  each step:", ", ".join(f"{step} {us:.0f} us" for step, us in step_costs))
+    bare = controls["without any, and neither"]
+    print(f"  barco without any of them, and neither: {bare:.2f} ms; the floor {controls['floor']:.2f} ms")
 
     print("where barco's time goes (stage marks: median us since parsed, and the step from that process's last):")
     breakdown = stages(max(20, RUNS // 2))
@@ -338,11 +394,25 @@ def main():
            "## Controls, interleaved", "",
            f"hyperfine runs one launcher {RUNS} times back to back, so each run also pays for the kernel's deferred",
            "teardown of the one before (network namespaces, v1 memory cgroups), and drift on this VM falls on",
-           f"whichever launcher runs then. Here barco's four variants run in turn, {max(50, RUNS * 2)} rounds, timed",
-           "from Python (its fork and exec included, alike for all):", "",
-           "| variant | median ms |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k, v in controls.items()] + ["",
+           f"whichever launcher runs then. Here barco's four variants, the ablation build's below and the floor",
+           f"run in turn, {rounds} rounds, timed from Python (its fork and exec included, alike for all):", "",
+           "| variant | median ms |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k in
+                                                       ("barco", "barco --cgroup none", "barco --seccomp none",
+                                                        "barco, neither") for v in [controls[k]]] + ["",
            f"So the cgroup (v1 here: three hierarchies) costs {cgroup_cost:.2f} ms and the seccomp filter "
            f"{seccomp_cost:.2f} ms.", "",
+           "## What each step costs", "",
+           "The same rounds also run barco built with `--features ablation` (never a release build: there",
+           "`Plan::skips` is false at compile time), which skips the setup steps named in `BARCO_ABLATE`.",
+           "The bench first checks, from inside a container, that each skipped step is missing and nothing",
+           "else is. Each step is skipped alone; the last row skips all of them and runs without cgroup or",
+           "seccomp, beside the floor (bench/floor.c), which does none of them either. A step's cost is the",
+           "median of the rounds' differences from the ablation build with nothing skipped.", "",
+           "| variant | median ms | the step costs, us |", "|---|---|---|",
+           f"| ablation build, nothing skipped | {full:.2f} | |"]
+    md += [f"| without {step} | {controls[f'without {step}']:.2f} | {us:.0f} |" for step, us in step_costs]
+    md += [f"| without any, and neither | {bare:.2f} | |", f"| floor | {controls['floor']:.2f} | |", "",
+           f"barco without any of them is {bare / controls['floor']:.2f}x the floor.", "",
            "## Where barco's time goes", "",
            "barco's stage marks (`log::stage`: `BARCO_STAGES=1`, or `-vvv`; one atomic load when off), as one",
            "timeline of both processes: each mark's median microseconds since `parsed`, and the median step",

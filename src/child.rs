@@ -12,7 +12,7 @@
 use crate::caps;
 use crate::error::Stage;
 use crate::log::{self, info};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use crate::reaper;
 use crate::rootfs;
 use crate::spawn::{At, ChildEnd, Failure};
@@ -93,12 +93,16 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     setpgid(None, None).at(Stage::ProcessGroup)?;
 
     // New UTS namespace: the hostname is ours to set.
-    rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
+    if !plan.skips(Step::Hostname) {
+        rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
+    }
 
     // New network namespace (unless --net host): lo to bring up, and with
     // --net veth, eth0 to make and configure. As real root: the namespace
     // belongs to the host's user namespace.
-    plan.network.configure()?;
+    if !plan.skips(Step::Network) {
+        plan.network.configure()?;
+    }
     log::stage("network");
 
     // New mount namespace, still with barco's capabilities over it: build
@@ -107,12 +111,19 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     rootfs::bind_and_enter(plan)?;
     log::stage("rootfs bound");
     rootfs::mount_proc()?;
+    if !plan.skips(Step::ProcMasks) {
+        rootfs::mask_proc()?;
+    }
     log::stage("proc and masks");
     if plan.mount_sys {
         rootfs::mount_sys()?;
     }
-    rootfs::mount_dev()?;
-    rootfs::bind_etc_files(&plan.etc_files)?;
+    if !plan.skips(Step::Dev) {
+        rootfs::mount_dev()?;
+    }
+    if !plan.skips(Step::EtcFiles) {
+        rootfs::bind_etc_files(&plan.etc_files)?;
+    }
     log::stage("dev");
 
     // v1 cgroups: the supervisor made them while this process built the
@@ -148,7 +159,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // the uid switch, so nothing in the container can regain the dropped
     // ones, not even a setuid binary.
     log::stage("user namespace");
-    caps::drop_bounding(plan.caps_kept)?;
+    if !plan.skips(Step::Caps) {
+        caps::drop_bounding(plan.caps_kept)?;
+    }
     // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, which
     // only lasts until the uid switch and capset below.
     if !plan.no_new_privs {
@@ -166,7 +179,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     set_thread_res_gid(gid, gid, gid).at(Stage::SetGid)?;
     let uid = Uid::from_raw(plan.uid);
     set_thread_res_uid(uid, uid, uid).at(Stage::SetUid)?;
-    caps::set(plan.caps_kept, plan.uid)?;
+    if !plan.skips(Step::Caps) {
+        caps::set(plan.caps_kept, plan.uid)?;
+    }
     log::stage("credentials and caps");
 
     // Changing credentials cleared the parent-death signal: arm it again.

@@ -201,6 +201,55 @@ pub struct Plan {
     pub reap_orphans: bool,
     /// Check that nothing allocated after clone3 (`BARCO_HEAP_AUDIT=1`).
     pub heap_audit: bool,
+    /// The bench's ablation build: steps to skip (see [`Step`]).
+    ablated: u32,
+}
+
+/// Setup steps that the bench's ablation build (`--features ablation`) can
+/// skip, named in `BARCO_ABLATE` (comma-separated), to price each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The hostname.
+    Hostname = 1,
+    /// The network namespace's configuration: lo up, ping_group_range.
+    Network = 2,
+    /// /proc's masked and read-only paths (/proc itself is mounted).
+    ProcMasks = 4,
+    /// The /dev tmpfs and what is in it; so the /etc files too, which are
+    /// written there.
+    Dev = 8,
+    /// The /etc/hosts and /etc/hostname binds.
+    EtcFiles = 16,
+    /// The capability bounding set and capset.
+    Caps = 32,
+}
+
+impl Step {
+    const ALL: [(Step, &'static str); 6] = [
+        (Step::Hostname, "hostname"),
+        (Step::Network, "network"),
+        (Step::ProcMasks, "proc-masks"),
+        (Step::Dev, "dev"),
+        (Step::EtcFiles, "etc-files"),
+        (Step::Caps, "caps"),
+    ];
+
+    /// `BARCO_ABLATE`'s value as a set; unknown names are ignored.
+    fn parse(names: &OsStr) -> u32 {
+        let names = names.to_string_lossy();
+        let mut set = 0;
+        for name in names.split(',') {
+            for (step, known) in Step::ALL {
+                if name == known || name == "all" {
+                    set |= step as u32;
+                }
+            }
+        }
+        if set & Step::Dev as u32 != 0 {
+            set |= Step::EtcFiles as u32;
+        }
+        set
+    }
 }
 
 impl Plan {
@@ -416,7 +465,18 @@ impl Plan {
             init: args.init,
             reap_orphans: host.is_init,
             heap_audit: host.var("BARCO_HEAP_AUDIT") == Some(OsStr::new("1")),
+            ablated: match host.var("BARCO_ABLATE") {
+                Some(names) if cfg!(feature = "ablation") => Step::parse(names),
+                _ => 0,
+            },
         })
+    }
+
+    /// Whether the bench's ablation build skips `step`: false at compile
+    /// time in every other build.
+    #[inline(always)]
+    pub fn skips(&self, step: Step) -> bool {
+        cfg!(feature = "ablation") && self.ablated & step as u32 != 0
     }
 
     /// What a failed child step was acting on, for the error line. `index`
@@ -823,5 +883,20 @@ mod tests {
         };
         let h = Host { env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())], ..host() };
         assert!(Plan::new(args, &h).unwrap().heap_audit);
+    }
+
+    #[test]
+    fn only_the_ablation_build_skips_steps() {
+        let args = match parse(["-m", "/"]).unwrap() {
+            Parsed::Run(a) => a,
+            _ => unreachable!(),
+        };
+        let h = Host { env: vec![("BARCO_ABLATE".into(), "all".into())], ..host() };
+        let p = Plan::new(args, &h).unwrap();
+        for (step, _) in Step::ALL {
+            assert_eq!(p.skips(step), cfg!(feature = "ablation"), "{step:?}");
+        }
+        assert_eq!(Step::parse(OsStr::new("caps,nonsense")), Step::Caps as u32);
+        assert_eq!(Step::parse(OsStr::new("dev")), Step::Dev as u32 | Step::EtcFiles as u32);
     }
 }

@@ -139,10 +139,14 @@ pub const READ_ONLY_NAMES: &[&str] = &["/proc/sys", "/proc/sysrq-trigger", "/pro
 
 /// A fresh `/proc` for the new PID namespace, mounted while the old root is
 /// still visible (the kernel's mount_too_revealing check wants that once a
-/// user namespace is involved); then its sensitive parts are masked or
-/// made read-only, as docker and runc do.
+/// user namespace is involved).
 pub fn mount_proc() -> Result<(), Failure> {
-    mount_at(c"proc", c"proc", NO_SUID_DEV_EXEC, &[]).map_err(|e| symlink_or(e, Stage::MountProc, 0))?;
+    mount_at(c"proc", c"proc", NO_SUID_DEV_EXEC, &[]).map_err(|e| symlink_or(e, Stage::MountProc, 0))
+}
+
+/// Masks the sensitive parts of the new `/proc`, or makes them read-only,
+/// as docker and runc do.
+pub fn mask_proc() -> Result<(), Failure> {
     for (i, file) in MASKED_FILES.iter().enumerate() {
         match mount_bind(c"/dev/null", *file) {
             Ok(()) | Err(Errno::NOENT) => {}
