@@ -42,8 +42,10 @@ demo *cmd: build rootfs
 vm-shell *cmd: build rootfs
     cargo run --release --quiet --example vm-shell -- "$@"
 
-# Start-up, stage breakdown, size, RSS and throughput against bwrap, crun
-# and runc: bench/results.md and bench/startup.svg. Not a test.
+# Start-up, each setup step's cost (bench.py builds `--features ablation`
+# into target/ablation for that), stage breakdown, size, RSS and throughput
+# against bwrap, crun and runc: bench/results.md and bench/startup.svg. Not
+# a test.
 [group('bench')]
 bench: build tiny rootfs
     python3 bench/bench.py
