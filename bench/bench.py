@@ -30,8 +30,10 @@ FLOOR = TARGET / "floor"
 TINY = TARGET / "tiny/x86_64-unknown-linux-musl/release/barco"
 # barco built with `--features ablation`: BARCO_ABLATE skips setup steps.
 ABLATION = TARGET / "ablation/x86_64-unknown-linux-musl/release/barco"
-# The steps it can skip (plan::Step), each priced alone, then all at once.
-STEPS = ["hostname", "network", "proc-masks", "dev", "etc-files", "caps"]
+# The steps it can skip (plan::Step), each priced alone, then all at once;
+# with the lines of PROBE's output that skipping each must change, and only
+# those (without /dev there are no /etc binds either: they are written there).
+STEPS = {"hostname": {0}, "network": {1}, "proc-masks": {2}, "dev": {3, 4}, "etc-files": {4}, "caps": {5}}
 BUNDLE = TARGET / "bench-bundle"
 OUT = ROOT / "bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "100"))
@@ -239,11 +241,9 @@ def check_ablation():
                              capture_output=True, text=True, check=True).stdout.split("\n")
         return out[:6]
     full = probe("")
-    for i, step in enumerate(STEPS):
+    for step, expected in STEPS.items():
         lines = probe(step)
         changed = {j for j, (a, b) in enumerate(zip(full, lines)) if a != b}
-        # Without /dev there are no /etc binds either (they are written there).
-        expected = {0: {0}, 1: {1}, 2: {2}, 3: {3, 4}, 4: {4}, 5: {5}}[i]
         if changed != expected:
             sys.exit(f"bench: BARCO_ABLATE={step} changed lines {sorted(changed)} of the probe, "
                      f"not {sorted(expected)}:\n{full}\n{lines}")

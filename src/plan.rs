@@ -664,8 +664,12 @@ mod tests {
     }
 
     fn plan(argv: &[&str]) -> Result<Plan, Error> {
+        plan_on(argv, &host())
+    }
+
+    fn plan_on(argv: &[&str], host: &Host) -> Result<Plan, Error> {
         match parse(argv.iter().copied())? {
-            Parsed::Run(a) => Plan::new(a, &host()),
+            Parsed::Run(a) => Plan::new(a, host),
             _ => panic!("not a run"),
         }
     }
@@ -877,22 +881,14 @@ mod tests {
 
     #[test]
     fn heap_audit_is_opt_in() {
-        let args = match parse(["-m", "/"]).unwrap() {
-            Parsed::Run(a) => a,
-            _ => unreachable!(),
-        };
         let h = Host { env: vec![("BARCO_HEAP_AUDIT".into(), "1".into())], ..host() };
-        assert!(Plan::new(args, &h).unwrap().heap_audit);
+        assert!(plan_on(&["-m", "/"], &h).unwrap().heap_audit);
     }
 
     #[test]
     fn only_the_ablation_build_skips_steps() {
-        let args = match parse(["-m", "/"]).unwrap() {
-            Parsed::Run(a) => a,
-            _ => unreachable!(),
-        };
         let h = Host { env: vec![("BARCO_ABLATE".into(), "all".into())], ..host() };
-        let p = Plan::new(args, &h).unwrap();
+        let p = plan_on(&["-m", "/"], &h).unwrap();
         for (step, _) in Step::ALL {
             assert_eq!(p.skips(step), cfg!(feature = "ablation"), "{step:?}");
         }
