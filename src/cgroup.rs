@@ -223,7 +223,7 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let magic = |p: &Path| statfs(p).map(|s| s.f_type).unwrap_or(0);
     let has_controllers = |dir: &Path| {
         crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
-            let c: Vec<&str> = c.split_whitespace().collect();
+            let c: Vec<&str> = c.split_ascii_whitespace().collect();
             ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
         })
     };
@@ -272,7 +272,7 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
         && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
         && may(&parent.join("cgroup.procs"), Access::WRITE_OK);
     let offered = crate::plan::read_text(parent.join("cgroup.controllers")).is_some_and(|c| {
-        let c: Vec<&str> = c.split_whitespace().collect();
+        let c: Vec<&str> = c.split_ascii_whitespace().collect();
         ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
     });
     let own = mine.file_name()?.to_str()?.to_string();

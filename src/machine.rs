@@ -136,7 +136,7 @@ fn open_console() {
 /// container, as on any terminal.
 fn take_the_console() {
     let Some(active) = read_text("/sys/class/tty/console/active") else { return };
-    let Some(name) = active.split_whitespace().last() else { return };
+    let Some(name) = active.split_ascii_whitespace().last() else { return };
     let Ok(path) = std::ffi::CString::new(format!("/dev/{name}")) else { return };
     if rustix::process::setsid().is_err() {
         return;
@@ -192,7 +192,7 @@ fn after_dashes(cmdline: &str) -> Option<Vec<String>> {
 /// value of `name="value"`.
 fn kernel_words(cmdline: &str) -> Vec<String> {
     let mut words = Vec::new();
-    let mut rest = cmdline.trim_start();
+    let mut rest = cmdline.trim_ascii_start();
     while !rest.is_empty() {
         let quoted = rest.starts_with('"');
         let body = if quoted { &rest[1..] } else { rest };
@@ -215,7 +215,7 @@ fn kernel_words(cmdline: &str) -> Vec<String> {
             _ => word.to_string(),
         };
         words.push(word);
-        rest = body[end..].trim_start();
+        rest = body[end..].trim_ascii_start();
     }
     words
 }

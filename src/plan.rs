@@ -554,13 +554,13 @@ fn root_is_initramfs() -> bool {
 }
 
 /// The last `/proc/self/mountinfo` line mounted on `/` is the visible root;
-/// its filesystem type follows the ` - ` separator.
+/// its filesystem type is the field after the lone `-` that ends the
+/// optional fields (proc(5)).
 fn mountinfo_root_is_rootfs(mountinfo: &str) -> bool {
     mountinfo
         .lines()
         .rfind(|l| l.split(' ').nth(4) == Some("/"))
-        .and_then(|l| l.split(" - ").nth(1))
-        .is_some_and(|t| t.starts_with("rootfs "))
+        .is_some_and(|l| l.split(' ').skip_while(|f| *f != "-").nth(1) == Some("rootfs"))
 }
 
 /// Map lines must not overlap on either side, and the container's id must

@@ -36,7 +36,7 @@ use std::ffi::CString;
 /// The host settings that turn user namespaces off for unprivileged users,
 /// as one line naming the setting, or None.
 pub fn blocker() -> Option<String> {
-    let read = |path: &str| read_text(path).map(|s| s.trim().to_string());
+    let read = |path: &str| read_text(path).map(|s| s.trim_ascii().to_string());
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         return Some(
             "user namespaces are off for unprivileged users: kernel.unprivileged_userns_clone is 0 \
@@ -69,7 +69,7 @@ pub fn blocker() -> Option<String> {
 /// /proc/self/status), as inside docker or another barco.
 pub fn seccomp_filtered() -> bool {
     read_text("/proc/self/status")
-        .is_some_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_whitespace().nth(1) != Some("0")))
+        .is_some_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_ascii_whitespace().nth(1) != Some("0")))
 }
 
 /// The subject of the error line when clone3 is refused to a non-root
@@ -87,7 +87,7 @@ pub fn refused(host: &Host) -> String {
             "as uid {}: the kernel refused a user namespace (check user.max_user_namespaces, {}, \
              kernel.unprivileged_userns_clone, and AppArmor's profile for barco)",
             host.euid,
-            max.trim()
+            max.trim_ascii()
         )
     }
 }
