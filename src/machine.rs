@@ -230,7 +230,7 @@ fn args_file(text: &[u8]) -> Vec<OsString> {
 /// panic. Outside the initial PID namespace, exits with `status` instead.
 pub fn shut_down(on_exit: OnExit, status: i32) -> ! {
     if !in_initial_pid_namespace() {
-        std::process::exit(status)
+        crate::sys::exit_group(status)
     }
     let (verb, cmd) = match on_exit {
         OnExit::PowerOff => ("powering off", RebootCommand::PowerOff),

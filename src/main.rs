@@ -28,8 +28,6 @@ mod supervise;
 mod sys;
 mod userns;
 
-use std::io::Write;
-
 #[global_allocator]
 static ALLOCATOR: sys::alloc::Bump = sys::alloc::Bump::new();
 
@@ -43,7 +41,7 @@ fn main(argv: Vec<std::ffi::OsString>) -> ! {
         let status = run(machine::arguments(argv), &mut on_exit);
         machine::shut_down(on_exit, status)
     }
-    std::process::exit(run(argv, &mut cli::OnExit::default()))
+    sys::exit_group(run(argv, &mut cli::OnExit::default()))
 }
 
 /// Parses, plans and runs; maps every outcome to an exit status. Reports
@@ -81,11 +79,20 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     }
 }
 
+/// Writes `text` to stdout with write(2) itself: std's `stdout()` would
+/// bring its lock and line buffer (3.4 KB of `just tiny`) for two messages,
+/// and `exit_group` skips the flush that needs them.
 fn print(text: &str) -> i32 {
-    match std::io::stdout().write_all(text.as_bytes()) {
-        Ok(()) => 0,
-        Err(_) => error::EXIT_BARCO,
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match rustix::io::write(rustix::stdio::stdout(), rest) {
+            Ok(0) => return error::EXIT_BARCO,
+            Ok(n) => rest = &rest[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return error::EXIT_BARCO,
+        }
     }
+    0
 }
 
 fn fail(e: error::Error) -> i32 {

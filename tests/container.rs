@@ -977,6 +977,19 @@ fn a_closed_stderr_is_an_error_not_a_sigpipe() {
 }
 
 #[test]
+fn help_that_cannot_be_written_is_125() {
+    // barco prints with write(2) itself, not std's stdout: a failed write
+    // (here ENOSPC) must still be an error, not a silent 0.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let status = std::process::Command::new(harness::barco_bin())
+        .arg("--help")
+        .stdout(std::process::Stdio::from(full))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(125), "{status:?}");
+}
+
+#[test]
 fn closed_stdio_is_not_reused_for_barcos_own_descriptors() {
     // barco started with 0 and 2 closed: its channel must not become the
     // command's stdin or stderr. (barco's entry point, `sys::main`, reopens

@@ -175,7 +175,8 @@ pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_cha
 }
 
 /// `exit_group(code)`: end the process without running any user-space
-/// cleanup, which is what a forked child must do.
+/// cleanup, which is what a forked child must do. barco itself exits so
+/// too: it writes with write(2) alone, so nothing is buffered to flush.
 ///
 /// # References
 /// - [exit_group(2)](https://man7.org/linux/man-pages/man2/exit_group.2.html)
