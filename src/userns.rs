@@ -124,8 +124,9 @@ impl Helpers {
              (Debian's uidmap package) and ranges for you in /etc/subuid and /etc/subgid",
             host.euid, host.egid
         );
-        let find =
-            |name: &str| HELPER_DIRS.iter().map(|d| format!("{d}/{name}")).find(|p| std::path::Path::new(p).exists());
+        let find = |name: &str| {
+            HELPER_DIRS.iter().map(|d| format!("{d}/{name}")).find(|p| rustix::fs::stat(p.as_str()).is_ok())
+        };
         let (Some(uid_path), Some(gid_path)) = (find("newuidmap"), find("newgidmap")) else {
             return Err(Error::usage(format!("{need}; newuidmap or newgidmap is missing")));
         };
