@@ -86,10 +86,10 @@ fn print(text: &str) -> i32 {
     let mut rest = text.as_bytes();
     while !rest.is_empty() {
         match rustix::io::write(rustix::stdio::stdout(), rest) {
-            Ok(0) => return error::EXIT_BARCO,
-            Ok(n) => rest = &rest[n..],
+            Ok(n) if n > 0 => rest = &rest[n..],
             Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return error::EXIT_BARCO,
+            // An error, or a write of nothing (which would loop forever).
+            _ => return error::EXIT_BARCO,
         }
     }
     0
