@@ -793,8 +793,10 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
         return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
     }
     // Every process of the bomb forks two more; pids.max stops it, and the
-    // container's PID 1 ends it all after a while.
-    let script = "bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; kill -9 -1; echo survived";
+    // container's PID 1 ends it all after a while. PID 1 forks its `sleep`
+    // before the bomb: forked after it, while the bomb held every pid, the
+    // fork failed and the shell exited 2 ("can't fork") now and then.
+    let script = "sleep 1 & s=$!; bomb() { bomb | bomb & }; bomb 2>/dev/null; wait $s; kill -9 -1; echo survived";
     let out = barco(["--pids", "16", "--", "sh", "-c", script]).run().ok();
     assert_eq!(out.stdout, "survived\n");
     assert!(out.stderr.contains("barco: the container hit its process limit (--pids 16)"), "{out:#?}");
