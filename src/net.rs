@@ -536,7 +536,7 @@ fn pick(pid: u32) -> Result<(Cidr, OwnedFd), Error> {
         let cidr = Cidr { addr: (base + (slot << 2) + 1).to_be_bytes(), prefix: 30 };
         match claim(cidr, false) {
             Ok(fd) => return Ok((cidr, fd)),
-            Err(e) if e.stage == Stage::Usage || e.errno == Some(Errno::ADDRINUSE) => continue,
+            Err(e) if e.stage == Stage::Usage || e.errno() == Some(Errno::ADDRINUSE) => continue,
             Err(e) => return Err(e),
         }
     }

@@ -17,7 +17,6 @@ use crate::userns;
 use core::ffi::c_char;
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
-use std::borrow::Cow;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
@@ -481,35 +480,35 @@ impl Plan {
 
     /// What a failed child step was acting on, for the error line. `index`
     /// picks the entry of a table the step walks (see `rootfs`).
-    pub fn subject(&'static self, stage: Stage, index: u16) -> Cow<'static, str> {
-        let table = |t: &'static [&'static str]| Cow::Borrowed(t.get(usize::from(index)).copied().unwrap_or("?"));
+    pub fn subject(&'static self, stage: Stage, index: u16) -> &'static str {
+        let table = |t: &'static [&'static str]| t.get(usize::from(index)).copied().unwrap_or("?");
         match stage {
-            Stage::Hostname => Cow::Borrowed(&self.hostname_display),
+            Stage::Hostname => &self.hostname_display,
             Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot | Stage::Chroot => {
-                Cow::Borrowed(&self.rootfs_display)
+                &self.rootfs_display
             }
             Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
             Stage::MaskPath => table(rootfs::MASKED_NAMES),
             Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
-            Stage::MountSys => Cow::Borrowed(&self.rootfs_display),
+            Stage::MountSys => &self.rootfs_display,
             Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
             Stage::CapBounding => table(&caps::NAMES),
-            Stage::Seccomp => Cow::Borrowed(&self.seccomp_display),
+            Stage::Seccomp => &self.seccomp_display,
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
-            Stage::SetGid | Stage::SetUid => Cow::Borrowed(&self.uid_display),
+            Stage::SetGid | Stage::SetUid => &self.uid_display,
             Stage::Network => match self.network.steps.get(usize::from(index)) {
-                Some(step) => Cow::Borrowed(step.as_str()),
-                None => Cow::Borrowed("opening net.ipv4.ping_group_range"),
+                Some(step) => step.as_str(),
+                None => "opening net.ipv4.ping_group_range",
             },
             Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
-            Stage::JoinCgroup => Cow::Borrowed(
-                self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor"),
-            ),
-            Stage::Workdir => Cow::Borrowed(&self.workdir_display),
-            Stage::Exec => Cow::Borrowed(&self.command_display),
-            Stage::HeapAudit => Cow::Borrowed("in the container's setup process"),
-            _ => Cow::Borrowed(""),
+            Stage::JoinCgroup => {
+                self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor")
+            }
+            Stage::Workdir => &self.workdir_display,
+            Stage::Exec => &self.command_display,
+            Stage::HeapAudit => "in the container's setup process",
+            _ => "",
         }
     }
 }

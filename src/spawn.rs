@@ -60,10 +60,10 @@ impl Failure {
                 return Error::usage(line.as_str());
             }
         }
-        Error {
-            stage: self.stage,
-            subject: plan.subject(self.stage, self.index),
-            errno: (self.errno != 0).then(|| Errno::from_raw_os_error(self.errno)),
+        let subject = plan.subject(self.stage, self.index);
+        match self.errno {
+            0 => Error::step(self.stage, subject),
+            n => Error::os(self.stage, subject, Errno::from_raw_os_error(n)),
         }
     }
 }

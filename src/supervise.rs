@@ -49,7 +49,7 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
         let n = sys::alloc::after_seal();
         trace!("heap audit: {n} allocations after clone3 in the supervisor");
         if n > 0 {
-            return Err(Error { stage: Stage::HeapAudit, subject: "in the supervisor".into(), errno: None });
+            return Err(Error::step(Stage::HeapAudit, "in the supervisor"));
         }
     }
     info!("so long and thanks for all the fish");

@@ -423,3 +423,33 @@ pub fn unshare(flags: u32) -> Result<(), Errno> {
     let ret = unsafe { arch::syscall1(k::__NR_unshare as usize, flags as usize) };
     check(ret).map(drop)
 }
+
+/// A `&'static str` in twelve bytes, a pointer and a 32-bit length, packed
+/// to 4-byte alignment so that the 4 bytes after it are free: barco's
+/// [`Error`](crate::error::Error) puts its stage and errno there and is
+/// sixteen bytes, so a `Result` of it comes back in two registers.
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+pub struct StaticStr {
+    ptr: core::ptr::NonNull<u8>,
+    len: u32,
+}
+
+impl StaticStr {
+    pub fn new(s: &'static str) -> StaticStr {
+        let s = if u32::try_from(s.len()).is_ok() { s } else { "(a text longer than 4 GiB)" };
+        StaticStr { ptr: core::ptr::NonNull::from(s).cast(), len: s.len() as u32 }
+    }
+
+    pub fn get(self) -> &'static str {
+        // SAFETY: `ptr` and `len` were taken from a `&'static str` in `new`,
+        // whose bytes live and stay unchanged for the rest of the process.
+        unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize)) }
+    }
+}
+
+// SAFETY: a `StaticStr` is a shared reference to immutable static bytes,
+// like the `&'static str` it was made from.
+unsafe impl Send for StaticStr {}
+// SAFETY: as above.
+unsafe impl Sync for StaticStr {}
