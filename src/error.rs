@@ -209,10 +209,17 @@ impl fmt::Debug for Error {
 }
 
 fn leak(s: impl Into<Cow<'static, str>>) -> StaticStr {
-    StaticStr::new(match s.into() {
-        Cow::Borrowed(s) => s,
-        Cow::Owned(s) => s.leak(),
-    })
+    match s.into() {
+        Cow::Borrowed(s) => StaticStr::new(s),
+        Cow::Owned(s) => leak_owned(s),
+    }
+}
+
+/// Not inlined: the places that format a subject would each carry a copy
+/// of the length check in `StaticStr::new`.
+#[inline(never)]
+fn leak_owned(s: String) -> StaticStr {
+    StaticStr::new(s.leak())
 }
 
 impl Error {
