@@ -451,8 +451,9 @@ impl Cgroup {
             break;
         }
         for (file, text) in &self.writes {
-            let name = file.to_string_lossy();
-            info!("setting {} to {}...", name.rsplit('/').next().unwrap_or(&name), text.to_string_lossy());
+            let path = file.to_bytes();
+            let name = path.iter().rposition(|&b| b == b'/').map_or(path, |slash| &path[slash + 1..]);
+            info!("setting {} to {}...", String::from_utf8_lossy(name), text.to_string_lossy());
             if let Err(e) = write_kernel_file(file, text.as_bytes()) {
                 self.remove();
                 return Err(self.error(file, e));
