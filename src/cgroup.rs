@@ -280,12 +280,30 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 }
 
 fn c(p: impl AsRef<Path>) -> CString {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(p.as_ref().as_os_str().as_bytes()).unwrap_or_default()
+    path_c(p.as_ref())
 }
 
 fn value(s: impl Into<Vec<u8>>) -> CString {
-    CString::new(s).unwrap_or_default()
+    bytes_c(s.into())
+}
+
+/// `dir/name` as a C string.
+#[inline(never)]
+fn file(dir: &Path, name: &str) -> CString {
+    path_c(&dir.join(name))
+}
+
+/// Not inlined, nor are `bytes_c` and `file`: each would be copied into
+/// the twenty places that make one (0.7 KB of `just tiny`).
+#[inline(never)]
+fn path_c(p: &Path) -> CString {
+    use std::os::unix::ffi::OsStrExt;
+    bytes_c(p.as_os_str().as_bytes().to_vec())
+}
+
+#[inline(never)]
+fn bytes_c(v: Vec<u8>) -> CString {
+    CString::new(v).unwrap_or_default()
 }
 
 /// The whole plan of the container's cgroup.
@@ -298,17 +316,17 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             let parent = root.join("barco");
             let leaf = parent.join(name);
             let mut writes = vec![
-                (c(root.join("cgroup.subtree_control")), value("+memory +cpu +pids")),
-                (c(parent.join("cgroup.subtree_control")), value("+memory +cpu +pids")),
-                (c(leaf.join("memory.max")), value(max(l.memory))),
-                (c(leaf.join("cpu.weight")), value(l.cpu_weight.to_string())),
-                (c(leaf.join("pids.max")), value(max(l.pids))),
+                (file(root, "cgroup.subtree_control"), value("+memory +cpu +pids")),
+                (file(&parent, "cgroup.subtree_control"), value("+memory +cpu +pids")),
+                (file(&leaf, "memory.max"), value(max(l.memory))),
+                (file(&leaf, "cpu.weight"), value(l.cpu_weight.to_string())),
+                (file(&leaf, "pids.max"), value(max(l.pids))),
             ];
             if let Some(swap) = l.swap {
-                writes.push((c(leaf.join("memory.swap.max")), value(max(swap))));
+                writes.push((file(&leaf, "memory.swap.max"), value(max(swap))));
             }
             if let Some(q) = l.cpu_quota {
-                writes.push((c(leaf.join("cpu.max")), value(format!("{q} {CPU_PERIOD}"))));
+                writes.push((file(&leaf, "cpu.max"), value(format!("{q} {CPU_PERIOD}"))));
             }
             Cgroup {
                 v2: true,
@@ -317,12 +335,12 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 leaves: vec![c(&leaf)],
                 parents: vec![c(&parent)],
                 writes,
-                join: vec![c(leaf.join("cgroup.procs"))],
+                join: vec![file(&leaf, "cgroup.procs")],
                 join_display: vec![leaf.join("cgroup.procs").display().to_string()],
                 home: vec![c(root.join(own).join("cgroup.procs"))],
-                oom_events: (c(leaf.join("memory.events")), "oom_kill"),
-                pids_events: (c(leaf.join("pids.events")), "max"),
-                kill: c(leaf.join("cgroup.kill")),
+                oom_events: (file(&leaf, "memory.events"), "oom_kill"),
+                pids_events: (file(&leaf, "pids.events"), "max"),
+                kill: file(&leaf, "cgroup.kill"),
                 memory_display,
                 pids_display,
                 barco_dirs: vec![c(parent)],
@@ -341,18 +359,18 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             };
             let (m, cp, p) = (at(memory), at(cpu), at(pids));
             let mut writes = vec![
-                (c(m.1.join("memory.limit_in_bytes")), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
-                (c(cp.1.join("cpu.shares")), value(weight_to_shares(l.cpu_weight).to_string())),
-                (c(p.1.join("pids.max")), value(max(l.pids))),
+                (file(&m.1, "memory.limit_in_bytes"), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
+                (file(&cp.1, "cpu.shares"), value(weight_to_shares(l.cpu_weight).to_string())),
+                (file(&p.1, "pids.max"), value(max(l.pids))),
             ];
             if let (Some(swap), Some(mem)) = (l.swap, l.memory) {
                 // v1 limits memory+swap together.
                 let total = swap.map_or("-1".into(), |s| (mem.saturating_add(s)).to_string());
-                writes.push((c(m.1.join("memory.memsw.limit_in_bytes")), value(total)));
+                writes.push((file(&m.1, "memory.memsw.limit_in_bytes"), value(total)));
             }
             if let Some(q) = l.cpu_quota {
-                writes.push((c(cp.1.join("cpu.cfs_period_us")), value(CPU_PERIOD.to_string())));
-                writes.push((c(cp.1.join("cpu.cfs_quota_us")), value(q.to_string())));
+                writes.push((file(&cp.1, "cpu.cfs_period_us"), value(CPU_PERIOD.to_string())));
+                writes.push((file(&cp.1, "cpu.cfs_quota_us"), value(q.to_string())));
             }
             let all = [&m, &cp, &p];
             Cgroup {
@@ -362,12 +380,12 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 leaves: all.iter().map(|x| c(&x.1)).collect(),
                 parents: Vec::new(),
                 writes,
-                join: all.iter().map(|x| c(x.1.join("tasks"))).collect(),
+                join: all.iter().map(|x| file(&x.1, "tasks")).collect(),
                 join_display: all.iter().map(|x| x.1.join("tasks").display().to_string()).collect(),
                 home: Vec::new(),
-                oom_events: (c(m.1.join("memory.oom_control")), "oom_kill"),
-                pids_events: (c(p.1.join("pids.events")), "max"),
-                kill: c(p.1.join("cgroup.procs")),
+                oom_events: (file(&m.1, "memory.oom_control"), "oom_kill"),
+                pids_events: (file(&p.1, "pids.events"), "max"),
+                kill: file(&p.1, "cgroup.procs"),
                 memory_display,
                 pids_display,
                 barco_dirs: all.iter().map(|x| c(&x.0)).collect(),
