@@ -28,25 +28,27 @@ mod supervise;
 mod sys;
 mod userns;
 
+use std::ffi::OsString;
+
 #[global_allocator]
 static ALLOCATOR: sys::alloc::Bump = sys::alloc::Bump::new();
 
 /// What follows the entry point, `sys::main`: barco as PID 1, or as a
 /// command. Never returns.
-fn main(argv: Vec<std::ffi::OsString>) -> ! {
+fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> ! {
     if machine::is_init() {
         // The machine's PID 1 (or a PID namespace's): see `machine`.
         machine::prepare();
         let mut on_exit = cli::OnExit::default();
-        let status = run(machine::arguments(argv), &mut on_exit);
+        let status = run(machine::arguments(argv), env, &mut on_exit);
         machine::shut_down(on_exit, status)
     }
-    sys::exit_group(run(argv, &mut cli::OnExit::default()))
+    sys::exit_group(run(argv, env, &mut cli::OnExit::default()))
 }
 
 /// Parses, plans and runs; maps every outcome to an exit status. Reports
 /// `--on-exit` to the caller, for the machine's PID 1.
-fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
+fn run(argv: Vec<OsString>, env: Vec<(OsString, OsString)>, on_exit: &mut cli::OnExit) -> i32 {
     let args = match cli::parse(argv) {
         Ok(cli::Parsed::Run(args)) => args,
         Ok(cli::Parsed::Help) => return print(cli::USAGE),
@@ -56,15 +58,16 @@ fn run(argv: Vec<std::ffi::OsString>, on_exit: &mut cli::OnExit) -> i32 {
     if let Some(chosen) = args.on_exit {
         *on_exit = chosen;
     }
-    let color = rustix::termios::isatty(rustix::stdio::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    log::init(args.verbose, color, std::env::var_os("BARCO_STAGES").is_some_and(|v| v == "1"));
+    let var = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    let color = rustix::termios::isatty(rustix::stdio::stderr()) && var("NO_COLOR").is_none();
+    log::init(args.verbose, color, var("BARCO_STAGES").is_some_and(|v| v == "1"));
     log::stage("parsed");
     if machine::is_init() {
         machine::report();
     } else if args.on_exit.is_some() {
         log::warning!("--on-exit is ignored: barco is not PID 1");
     }
-    let host = plan::Host::current(&args);
+    let host = plan::Host::current(&args, env);
     let plan = match plan::Plan::new(args, &host) {
         Ok(plan) => plan,
         Err(e) => return fail(e),

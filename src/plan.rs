@@ -59,7 +59,7 @@ pub struct Host {
 impl Host {
     /// The machine, as far as `args` needs it: the cgroup hierarchy is
     /// looked up only when the container gets a cgroup.
-    pub fn current(args: &Args) -> Host {
+    pub fn current(args: &Args, env: Vec<(OsString, OsString)>) -> Host {
         let euid = rustix::process::geteuid().as_raw();
         let own = || read_text("/proc/self/cgroup").unwrap_or_default();
         let mount = Path::new("/sys/fs/cgroup");
@@ -68,7 +68,7 @@ impl Host {
             egid: rustix::process::getegid().as_raw(),
             userns_blocker: if euid == 0 { None } else { userns::blocker() },
             seccomp_filtered: euid != 0 && userns::seccomp_filtered(),
-            env: std::env::vars_os().collect(),
+            env,
             is_init: rustix::process::getpid().is_init(),
             root_is_initramfs: root_is_initramfs(),
             cgroups: match (args.no_cgroup, euid) {
@@ -83,6 +83,16 @@ impl Host {
     fn var(&self, key: &str) -> Option<&OsStr> {
         self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
     }
+}
+
+/// An entry of barco's environment, `NAME=VALUE` (`sys::main` reads them
+/// from `envp`; std's `vars_os`, with its lock, was 2.4 KB more of `just
+/// tiny`), split as std splits it: at the first `=` after the first byte,
+/// so a name may start with `=`; an entry without one is left out.
+pub fn env_entry(entry: &[u8]) -> Option<(OsString, OsString)> {
+    let eq = entry.iter().skip(1).position(|&b| b == b'=')? + 1;
+    let (name, value) = (&entry[..eq], &entry[eq + 1..]);
+    Some((OsString::from_vec(name.to_vec()), OsString::from_vec(value.to_vec())))
 }
 
 /// A file's bytes, 4 KiB a `read(2)`: a small /proc or cgroupfs file in
@@ -647,6 +657,26 @@ fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
 mod tests {
     use super::*;
     use crate::cli::{parse, Parsed};
+
+    #[test]
+    fn environment_entries_split_as_std_splits_them() {
+        let split = |e: &[u8]| env_entry(e).map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()));
+        let pair = |k: &str, v: &str| Some((k.to_string(), v.to_string()));
+        assert_eq!(split(b"A=1"), pair("A", "1"));
+        assert_eq!(split(b"A=b=c"), pair("A", "b=c"));
+        assert_eq!(split(b"EMPTY="), pair("EMPTY", ""));
+        assert_eq!(split(b"=C:=C:\\"), pair("=C:", "C:\\"));
+        assert_eq!(split(b"NOEQUALS"), None);
+        assert_eq!(split(b"="), None);
+        assert_eq!(split(b""), None);
+        // The same as std's own parse of this process's environment.
+        for (k, v) in std::env::vars_os() {
+            let mut entry = k.clone().into_encoded_bytes();
+            entry.push(b'=');
+            entry.extend(v.as_encoded_bytes());
+            assert_eq!(env_entry(&entry), Some((k, v)));
+        }
+    }
 
     fn host() -> Host {
         Host {

@@ -41,10 +41,11 @@ fn check(ret: isize) -> Result<usize, Errno> {
 /// What barco leaves out: std's stack-overflow handler (its alternate
 /// stack, SIGSEGV and SIGBUS handlers) and the main thread's name. The
 /// arguments come from `argv` (std's `args_os` is empty without its
-/// runtime on musl). 4 KB and ten syscalls a run.
+/// runtime on musl), and the environment from `envp`. 4 KB and ten
+/// syscalls a run.
 #[cfg(not(test))]
 #[no_mangle]
-extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char) -> core::ffi::c_int {
+extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char, envp: *const *const c_char) -> core::ffi::c_int {
     use std::os::unix::ffi::OsStringExt;
     open_standard_fds();
     let _ = set_signal_action(k::SIGPIPE, Disposition::Ignore);
@@ -57,7 +58,20 @@ extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char) -> core::
             std::ffi::OsString::from_vec(arg.to_bytes().to_vec())
         })
         .collect();
-    crate::main(args)
+    let mut env = Vec::new();
+    for i in 0.. {
+        // SAFETY: envp is the NULL-terminated array the kernel passed and
+        // musl handed on; nothing in barco changes it (barco never calls
+        // setenv).
+        let entry = unsafe { *envp.add(i) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives for the
+        // whole process.
+        env.extend(crate::plan::env_entry(unsafe { CStr::from_ptr(entry) }.to_bytes()));
+    }
+    crate::main(args, env)
 }
 
 /// Opens `/dev/null` on each of 0, 1 and 2 that is closed (`POLLNVAL`).
