@@ -121,11 +121,11 @@ pub fn parse_size(s: &str) -> Option<Option<u64>> {
     }
     let lower = s.to_ascii_lowercase();
     let t = lower.strip_suffix("ib").or_else(|| lower.strip_suffix('b')).unwrap_or(&lower);
-    let (digits, shift) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 10),
-        'm' => (&t[..t.len() - 1], 20),
-        'g' => (&t[..t.len() - 1], 30),
-        't' => (&t[..t.len() - 1], 40),
+    let (digits, shift) = match t.bytes().last()? {
+        b'k' => (&t[..t.len() - 1], 10),
+        b'm' => (&t[..t.len() - 1], 20),
+        b'g' => (&t[..t.len() - 1], 30),
+        b't' => (&t[..t.len() - 1], 40),
         _ => (t, 0),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

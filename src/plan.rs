@@ -565,10 +565,14 @@ fn root_is_initramfs() -> bool {
 /// The last `/proc/self/mountinfo` line mounted on `/` is the visible root;
 /// its filesystem type is the field after the lone `-` that ends the
 /// optional fields (proc(5)).
+/// Searched forward on purpose: `rfind` would bring std's reverse line
+/// splitter (0.5 KB of `just tiny`) for a file of a few lines.
+#[allow(clippy::double_ended_iterator_last)]
 fn mountinfo_root_is_rootfs(mountinfo: &str) -> bool {
     mountinfo
         .lines()
-        .rfind(|l| l.split(' ').nth(4) == Some("/"))
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .last()
         .is_some_and(|l| l.split(' ').skip_while(|f| *f != "-").nth(1) == Some("rootfs"))
 }
 
