@@ -265,8 +265,8 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
         return None;
     }
     let own = own();
-    let mine = Path::new(own.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/'));
-    let parent = mount.join(mine.parent()?);
+    let (parent, own) = split_own(&own)?;
+    let parent = mount.join(parent);
     let may = |p: &Path, how| access(p, how).is_ok();
     let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
         && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
@@ -275,8 +275,20 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
         let c: Vec<&str> = c.split_ascii_whitespace().collect();
         ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
     });
-    let own = mine.file_name()?.to_str()?.to_string();
-    (writable && offered).then_some(Hierarchy::V2 { root: parent, own })
+    (writable && offered).then(|| Hierarchy::V2 { root: parent, own: own.to_string() })
+}
+
+/// barco's own cgroup v2, from the `0::` line of `/proc/self/cgroup`: its
+/// parent's path below the mount, and its name. None for the root cgroup.
+/// Split at the last `/` by bytes: `Path::parent` and `file_name` would
+/// bring std's reverse path parser (0.4 KB of `just tiny`).
+fn split_own(proc_self_cgroup: &str) -> Option<(&str, &str)> {
+    let mine = proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/');
+    match mine.bytes().rposition(|b| b == b'/') {
+        Some(slash) => Some((&mine[..slash], &mine[slash + 1..])),
+        None if mine.is_empty() => None,
+        None => Some(("", mine)),
+    }
 }
 
 fn c(p: impl AsRef<Path>) -> CString {
@@ -659,6 +671,15 @@ fn counter(file: &CStr, key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cgroup_splits_into_parent_and_name() {
+        let own = "0::/user.slice/user-1000.slice/session-3.scope\n";
+        assert_eq!(split_own(own), Some(("user.slice/user-1000.slice", "session-3.scope")));
+        assert_eq!(split_own("12:pids:/x\n0::/top\n"), Some(("", "top")));
+        assert_eq!(split_own("0::/\n"), None, "the root cgroup has no parent to delegate");
+        assert_eq!(split_own("1:name=systemd:/a/b\n"), None, "no cgroup v2 line");
+    }
 
     #[test]
     fn sizes() {
