@@ -348,7 +348,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: vec![c(&parent)],
                 writes,
                 join: vec![file(&leaf, "cgroup.procs")],
-                join_display: vec![leaf.join("cgroup.procs").display().to_string()],
+                join_display: vec![leaf.join("cgroup.procs").to_string_lossy().into_owned()],
                 home: vec![c(root.join(own).join("cgroup.procs"))],
                 oom_events: (file(&leaf, "memory.events"), "oom_kill"),
                 pids_events: (file(&leaf, "pids.events"), "max"),
@@ -393,7 +393,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: Vec::new(),
                 writes,
                 join: all.iter().map(|x| file(&x.1, "tasks")).collect(),
-                join_display: all.iter().map(|x| x.1.join("tasks").display().to_string()).collect(),
+                join_display: all.iter().map(|x| x.1.join("tasks").to_string_lossy().into_owned()).collect(),
                 home: Vec::new(),
                 oom_events: (file(&m.1, "memory.oom_control"), "oom_kill"),
                 pids_events: (file(&p.1, "pids.events"), "max"),
@@ -408,7 +408,10 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
 }
 
 fn taken(name: &str, leaf: &Path) -> String {
-    format!("a container named '{name}' is running (its cgroup {} exists); choose another --name", leaf.display())
+    format!(
+        "a container named '{name}' is running (its cgroup {} exists); choose another --name",
+        leaf.to_string_lossy()
+    )
 }
 
 fn human(bytes: u64) -> String {

@@ -378,7 +378,7 @@ impl Plan {
             if wanted && file_type(&at) == Some(rustix::fs::FileType::Symlink) {
                 return Err(Error::usage(format!(
                     "rootfs '{}': /{dir} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
-                    rootfs.display()
+                    rootfs.to_string_lossy()
                 )));
             }
         }
