@@ -74,6 +74,28 @@ extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char, envp: *co
     crate::main(args, env)
 }
 
+/// Unit tests only. Their harness is one of barco's binaries to Cargo, so
+/// it is linked without unwind tables too (build.rs): a failing test
+/// cannot unwind, and the process dies before the harness prints the
+/// message it captured. So this hook, run from `.init_array` before the
+/// harness starts, writes each panic to stderr itself, past the capture
+/// (`io::stderr()` is not captured; `eprintln!` is), with the test's name.
+#[cfg(test)]
+#[used]
+#[link_section = ".init_array"]
+static PANICS_TO_STDERR: extern "C" fn() = {
+    extern "C" fn install() {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            use std::io::Write;
+            let test = std::thread::current().name().unwrap_or("?").to_string();
+            let _ = writeln!(std::io::stderr(), "test {test} failed, and takes the others down: {info}");
+            default(info);
+        }));
+    }
+    install
+};
+
 /// Opens `/dev/null` on each of 0, 1 and 2 that is closed (`POLLNVAL`).
 #[cfg(not(test))]
 fn open_standard_fds() {
