@@ -13,16 +13,15 @@ build:
     cargo build --release
     @ls -l {{bin}}
 
-tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,-z,norelro -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no"
+tiny_flags := "-C target-feature=+crt-static -C relocation-model=static -C link-arg=-Wl,-z,noseparate-code -C link-arg=-Wl,-z,norelro -C link-arg=-Wl,-z,common-page-size=64 -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none -C force-unwind-tables=no"
 
 # The size-optimised build: a pinned nightly, std rebuilt with
 # panic=immediate-abort (no unwinder, no backtrace symbolizer), so no
 # unwind tables either (force-unwind-tables=no: 28 KB of .eh_frame), and
 # opt-level z, and std's own optimize_for_size feature (smaller variants
-# of its sorting, integer formatting and string counting). -z norelro:
-# only a dynamic loader makes RELRO read-only, so in a static musl binary
-# the pages stay writable anyway (/proc/PID/maps), and the padding that
-# put RELRO's end on a page boundary was 1.2 KB here. target/tiny/.../barco.
+# of its sorting, integer formatting and string counting). The link flags
+# are .cargo/config.toml's, which RUSTFLAGS replaces: see there for
+# -z norelro and -z common-page-size. target/tiny/.../barco.
 nightly := "nightly-2026-10-30"
 
 [group('build')]

@@ -398,20 +398,43 @@ fn bad_input_is_one_line_and_125() {
     }
 }
 
-#[test]
-fn binary_is_static() {
+/// barco's program headers (elf(5)): each segment's type, file offset and
+/// size in the file.
+fn segments() -> Vec<(u32, usize, usize)> {
     let elf = std::fs::read(harness::barco_bin()).unwrap();
     assert_eq!(&elf[..4], b"\x7fELF");
     assert_eq!(elf[4], 2, "64-bit");
     let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
     let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
     let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
-    assert!(phnum > 0);
-    for i in 0..phnum {
-        let p_type = u32::from_le_bytes(elf[phoff + i * phentsize..][..4].try_into().unwrap());
+    let header = |i: usize| phoff + i * phentsize;
+    (0..phnum)
+        .map(|i| {
+            let p_type = u32::from_le_bytes(elf[header(i)..][..4].try_into().unwrap());
+            (p_type, u64_at(header(i) + 0x08), u64_at(header(i) + 0x20))
+        })
+        .collect()
+}
+
+#[test]
+fn binary_is_static() {
+    let segments = segments();
+    assert!(!segments.is_empty());
+    for (p_type, _, _) in segments {
         assert_ne!(p_type, 3, "PT_INTERP: the binary needs a dynamic loader");
         assert_ne!(p_type, 2, "PT_DYNAMIC: the binary has a dynamic section");
     }
+}
+
+/// `.cargo/config.toml`'s `-z norelro` and `-z common-page-size=64`: the
+/// data segment follows the text in the file, without the padding up to a
+/// page boundary that RELRO (3.4 KB here) or ld's page-saving layout adds.
+#[test]
+fn binary_has_no_padding_between_its_segments() {
+    let loads: Vec<_> = segments().into_iter().filter(|s| s.0 == 1).collect();
+    assert_eq!(loads.len(), 2, "a text and a data segment: {loads:?}");
+    let (text_end, data_start) = (loads[0].1 + loads[0].2, loads[1].1);
+    assert!(data_start >= text_end && data_start - text_end < 64, "{} bytes of padding", data_start - text_end);
 }
 
 /// `link/no-unwind-tables.ld`: of the unwind tables only the C start files'
