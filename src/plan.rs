@@ -134,9 +134,16 @@ pub struct CArray {
 }
 
 impl CArray {
-    fn new(strings: Vec<CString>) -> CArray {
+    /// Refuses a string with a NUL inside. Not inlined: argv's and envp's
+    /// would be two copies of the conversion.
+    #[inline(never)]
+    fn new(items: Vec<Vec<u8>>) -> Result<CArray, Error> {
+        let mut strings = Vec::with_capacity(items.len());
+        for item in items {
+            strings.push(cstring(OsString::from_vec(item))?);
+        }
         let ptrs = strings.iter().map(|s| s.as_ptr()).chain([core::ptr::null()]).collect();
-        CArray { strings, ptrs }
+        Ok(CArray { strings, ptrs })
     }
 
     pub fn as_ptr(&self) -> *const *const c_char {
@@ -432,8 +439,8 @@ impl Plan {
         // Every C string at once: one early return, so one copy of the
         // code that drops everything planned so far.
         let (rootfs, hostname, workdir, argv, envp) = (|| {
-            let argv = argv.into_iter().map(cstring).collect::<Result<_, _>>()?;
-            let envp = env.into_iter().map(|e| cstring(OsString::from_vec(e))).collect::<Result<_, _>>()?;
+            let argv = CArray::new(argv.into_iter().map(OsString::into_vec).collect())?;
+            let envp = CArray::new(env)?;
             Ok::<_, Error>((cstring(rootfs.into_os_string())?, cstring(hostname)?, cstring(workdir)?, argv, envp))
         })()?;
         Ok(Plan {
@@ -459,8 +466,8 @@ impl Plan {
             rootless_bind_refused,
             exec_candidates,
             command_display,
-            argv: CArray::new(argv),
-            envp: CArray::new(envp),
+            argv,
+            envp,
             clone_flags,
             network,
             etc_files,
