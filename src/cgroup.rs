@@ -279,16 +279,18 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 }
 
 /// barco's own cgroup v2, from the `0::` line of `/proc/self/cgroup`: its
-/// parent's path below the mount, and its name. None for the root cgroup.
-/// Split at the last `/` by bytes: `Path::parent` and `file_name` would
-/// bring std's reverse path parser (0.4 KB of `just tiny`).
+/// parent's path below the mount, and its name. None for the root cgroup,
+/// and for a cgroup above the root of barco's cgroup namespace, which the
+/// kernel shows as `/..` (cgroup_namespaces(7)). Split at the last `/` by
+/// bytes: `Path::parent` and `file_name` would bring std's reverse path
+/// parser (0.4 KB of `just tiny`).
 fn split_own(proc_self_cgroup: &str) -> Option<(&str, &str)> {
     let mine = proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/');
-    match mine.bytes().rposition(|b| b == b'/') {
-        Some(slash) => Some((&mine[..slash], &mine[slash + 1..])),
-        None if mine.is_empty() => None,
-        None => Some(("", mine)),
-    }
+    let (parent, name) = match mine.bytes().rposition(|b| b == b'/') {
+        Some(slash) => (&mine[..slash], &mine[slash + 1..]),
+        None => ("", mine),
+    };
+    (!name.is_empty() && name != "..").then_some((parent, name))
 }
 
 fn c(p: impl AsRef<Path>) -> CString {
@@ -682,6 +684,8 @@ mod tests {
         assert_eq!(split_own("12:pids:/x\n0::/top\n"), Some(("", "top")));
         assert_eq!(split_own("0::/\n"), None, "the root cgroup has no parent to delegate");
         assert_eq!(split_own("1:name=systemd:/a/b\n"), None, "no cgroup v2 line");
+        assert_eq!(split_own("0::/..\n"), None, "above the cgroup namespace's root");
+        assert_eq!(split_own("0::/../../x.scope\n"), Some(("../..", "x.scope")));
     }
 
     #[test]
