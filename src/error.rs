@@ -4,7 +4,8 @@
 //! maps to a docker-style exit code in [`Error::exit_code`]. Errors raised
 //! after `clone3` borrow their subject from the (leaked, `'static`) plan, so
 //! building and printing them never allocates. A subject built while
-//! planning is leaked too: barco either ends on that error or made it once.
+//! planning is leaked too: barco ends on it, or makes few (`net::pick`
+//! throws away at most 64 while it looks for a free subnet).
 
 use crate::log;
 use crate::sys::StaticStr;
@@ -194,7 +195,7 @@ impl Stage {
 
 /// A failed step: the stage, what it was acting on, and the errno if any.
 /// Sixteen bytes and `Copy` (see [`StaticStr`]): a subject built while
-/// planning is leaked, as barco ends on the error or has built it once.
+/// planning is leaked (see the module's comment).
 #[derive(Clone, Copy)]
 pub struct Error {
     subject: StaticStr,
