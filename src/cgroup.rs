@@ -221,17 +221,11 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 /// hierarchies; `own` reads `/proc/self/cgroup`, which only v1 needs.
 pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let magic = |p: &Path| statfs(p).map(|s| s.f_type).unwrap_or(0);
-    let has_controllers = |dir: &Path| {
-        crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
-            let c: Vec<&str> = c.split_ascii_whitespace().collect();
-            ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
-        })
-    };
     let own = own();
     if magic(mount) == CGROUP2_SUPER_MAGIC {
         // "0::/some/path"
         let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/').to_string();
-        return has_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf(), own: path });
+        return offers_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf(), own: path });
     }
     let v1 = |controller: &str| -> Option<(PathBuf, String)> {
         let dir = mount.join(controller);
@@ -271,11 +265,16 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
         && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
         && may(&parent.join("cgroup.procs"), Access::WRITE_OK);
-    let offered = crate::plan::read_text(parent.join("cgroup.controllers")).is_some_and(|c| {
+    (writable && offers_controllers(&parent)).then(|| Hierarchy::V2 { root: parent, own: own.to_string() })
+}
+
+/// Whether the cgroup2 directory `dir` offers the memory, cpu and pids
+/// controllers to its children (`cgroup.controllers`).
+fn offers_controllers(dir: &Path) -> bool {
+    crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
         let c: Vec<&str> = c.split_ascii_whitespace().collect();
         ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
-    });
-    (writable && offered).then(|| Hierarchy::V2 { root: parent, own: own.to_string() })
+    })
 }
 
 /// barco's own cgroup v2, from the `0::` line of `/proc/self/cgroup`: its
