@@ -58,9 +58,8 @@ fn run(argv: Vec<OsString>, env: Vec<(OsString, OsString)>, on_exit: &mut cli::O
     if let Some(chosen) = args.on_exit {
         *on_exit = chosen;
     }
-    let var = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    let color = rustix::termios::isatty(rustix::stdio::stderr()) && var("NO_COLOR").is_none();
-    log::init(args.verbose, color, var("BARCO_STAGES").is_some_and(|v| v == "1"));
+    let color = rustix::termios::isatty(rustix::stdio::stderr()) && plan::env_var(&env, "NO_COLOR").is_none();
+    log::init(args.verbose, color, plan::env_var(&env, "BARCO_STAGES").is_some_and(|v| v == "1"));
     log::stage("parsed");
     if machine::is_init() {
         machine::report();

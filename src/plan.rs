@@ -81,8 +81,14 @@ impl Host {
     }
 
     fn var(&self, key: &str) -> Option<&OsStr> {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+        env_var(&self.env, key)
     }
+}
+
+/// The value of `key` in `env` (as `getenv(3)`, the first entry of that
+/// name).
+pub fn env_var<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
 }
 
 /// An entry of barco's environment, `NAME=VALUE` (`sys::main` reads them
@@ -140,7 +146,7 @@ impl CArray {
     fn new(items: Vec<Vec<u8>>) -> Result<CArray, Error> {
         let mut strings = Vec::with_capacity(items.len());
         for item in items {
-            strings.push(cstring(OsString::from_vec(item))?);
+            strings.push(cstring(item)?);
         }
         let ptrs = strings.iter().map(|s| s.as_ptr()).chain([core::ptr::null()]).collect();
         Ok(CArray { strings, ptrs })
@@ -441,7 +447,13 @@ impl Plan {
         let (rootfs, hostname, workdir, argv, envp) = (|| {
             let argv = CArray::new(argv.into_iter().map(OsString::into_vec).collect())?;
             let envp = CArray::new(env)?;
-            Ok::<_, Error>((cstring(rootfs.into_os_string())?, cstring(hostname)?, cstring(workdir)?, argv, envp))
+            Ok::<_, Error>((
+                cstring(rootfs.into_os_string().into_vec())?,
+                cstring(hostname.into_vec())?,
+                cstring(workdir.into_vec())?,
+                argv,
+                envp,
+            ))
         })()?;
         Ok(Plan {
             rootfs,
@@ -530,8 +542,8 @@ impl Plan {
     }
 }
 
-fn cstring(s: OsString) -> Result<CString, Error> {
-    CString::new(s.into_vec())
+fn cstring(bytes: Vec<u8>) -> Result<CString, Error> {
+    CString::new(bytes)
         .map_err(|e| Error::usage(format!("'{}' contains a NUL byte", String::from_utf8_lossy(&e.into_vec()))))
 }
 
