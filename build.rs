@@ -271,8 +271,8 @@ fn main() {
 /// barco's binary is linked without unwind tables: see
 /// `link/no-unwind-tables.ld`. So is its unit-test harness, which Cargo
 /// counts as one of the binaries (the integration tests' are not): a
-/// failing unit test aborts the harness, and `sys` prints its panic. Both of Cargo.toml's
-/// profiles set panic=abort, so nothing would use them. (Cargo does not
+/// failing unit test aborts the harness, and `sys` prints its panic. Both
+/// of Cargo.toml's profiles set panic=abort, so nothing would use them. (Cargo does not
 /// tell build scripts the profile's panic strategy.) The flags are ld's: the
 /// musl target's `cc` runs it.
 fn drop_unwind_tables() {

@@ -150,7 +150,7 @@ pub enum Parsed {
 }
 
 /// An option, as found in [`OPTIONS`].
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Opt {
     // Those that take a value.
     Root,
