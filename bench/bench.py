@@ -137,6 +137,7 @@ def stages(n):
     differently from run to run."""
     child = {"child", "network", "rootfs bound", "proc and masks", "dev", "cgroup joined", "pivot_root",
              "user namespace", "credentials and caps", "fds and signals", "seccomp loaded"}
+    builder = {"network built"}  # spawn::Builder, the network namespace's maker
     offsets = {}
     for _ in range(n):
         err = subprocess.run(
@@ -156,11 +157,13 @@ def stages(n):
     rows = sorted((statistics.median(v), k) for k, v in offsets.items() if len(v) >= n // 2)
     out, last = [], {}
     for at, name in rows:
-        who = "child" if name in child else "supervisor"
+        who = "child" if name in child else "builder" if name in builder else "supervisor"
         out.append((name, who, at, at - last.get(who, 0)))
         last[who] = at
         if name == "clone3":
             last["child"] = at  # the child's first step starts at the clone
+        if name == "builder cloned":
+            last["builder"] = at  # and the builder's once its clone3 is back
     return out
 
 def binary(path):
@@ -415,8 +418,9 @@ def main():
            f"barco without any of them is {bare / controls['floor']:.2f}x the floor.", "",
            "## Where barco's time goes", "",
            "barco's stage marks (`log::stage`: `BARCO_STAGES=1`, or `-vvv`; one atomic load when off), as one",
-           "timeline of both processes: each mark's median microseconds since `parsed`, and the median step",
-           "from the same process's previous mark (for the child's first, from `clone3`).", "",
+           "timeline of its three processes (the supervisor, the child, and as root the network builder): each",
+           "mark's median microseconds since `parsed`, and the median step from the same process's previous",
+           "mark (for the child's first, from `clone3`; for the builder's, from its `clone3`'s return).", "",
            "| mark | process | us since parsed | step us |", "|---|---|---|---|"]
     md += [f"| {name} | {who} | {at:.0f} | {step:.0f} |" for name, who, at, step in breakdown]
     md += ["", "## Binary size", "", "| binary | KiB | linking |", "|---|---|---|"]

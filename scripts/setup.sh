@@ -22,6 +22,9 @@ command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
 command -v newuidmap >/dev/null 2>&1 || missing="$missing uidmap"
 command -v useradd >/dev/null 2>&1 || missing="$missing passwd"
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+# tests/network.rs kills barco's network builder mid-step with strace's
+# fault injection.
+command -v strace >/dev/null 2>&1 || missing="$missing strace"
 # The VM suite boots Debian's kernel under QEMU.
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
 if [ -n "$missing" ]; then

@@ -12,18 +12,20 @@
 use crate::caps;
 use crate::error::Stage;
 use crate::log::{self, info};
+use crate::net::{self, NetMode, Past};
 use crate::plan::{Plan, Step};
 use crate::reaper;
 use crate::rootfs;
-use crate::spawn::{At, ChildEnd, Failure};
+use crate::spawn::{self, At, ChildEnd, Failure};
 use crate::sys::{self, Forked, SigSet};
 use linux_raw_sys::general as k;
+use rustix::fd::AsFd;
 use rustix::io::Errno;
 use rustix::process::{
     chdir, getpgrp, set_dumpable_behavior, set_parent_process_death_signal, setpgid, DumpableBehavior, Signal,
 };
 use rustix::termios::{tcgetpgrp, tcsetpgrp};
-use rustix::thread::set_no_new_privs;
+use rustix::thread::{move_into_link_name_space, set_no_new_privs, LinkNameSpaceType};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use rustix::{fs::Gid, fs::Uid};
 
@@ -97,14 +99,6 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
         rustix::system::sethostname(plan.hostname.to_bytes()).at(Stage::Hostname)?;
     }
 
-    // New network namespace (unless --net host): lo to bring up, and with
-    // --net veth, eth0 to make and configure. As real root: the namespace
-    // belongs to the host's user namespace.
-    if !plan.skips(Step::Network) {
-        plan.network.configure()?;
-    }
-    log::stage("network");
-
     // New mount namespace, still with barco's capabilities over it: build
     // the container's tree, then make it the root.
     rootfs::make_private()?;
@@ -115,9 +109,6 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
         rootfs::mask_proc()?;
     }
     log::stage("proc and masks");
-    if plan.mount_sys {
-        rootfs::mount_sys()?;
-    }
     if !plan.skips(Step::Dev) {
         rootfs::mount_dev()?;
     }
@@ -125,6 +116,18 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
         rootfs::bind_etc_files(&plan.etc_files)?;
     }
     log::stage("dev");
+
+    // The network namespace (unless --net host), with lo up, and with --net
+    // veth, eth0 made and configured. It comes after the mounts above so
+    // that, as root, barco's network builder can make it meanwhile: join
+    // it. Rootless, clone3 made it, in the container's user namespace:
+    // configure it here.
+    network(plan, chan)?;
+    log::stage("network");
+    // sysfs shows the network namespace of whoever mounts it.
+    if plan.mount_sys {
+        rootfs::mount_sys()?;
+    }
 
     // v1 cgroups: the supervisor made them while this process built the
     // above; move in now, while the host's cgroupfs is still in reach and
@@ -184,6 +187,10 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     }
     log::stage("credentials and caps");
 
+    // The supervisor started this process on a CPU of its own (see
+    // `spawn::place_apart`): the command gets the CPUs barco had.
+    spawn::restore_cpus(plan)?;
+
     // Changing credentials cleared the parent-death signal: arm it again.
     die_with_parent(chan)?;
 
@@ -197,6 +204,22 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     let keep = chan.raw();
     sys::close_range(3, keep.saturating_sub(1)).at(Stage::CloseFds)?;
     sys::close_range(keep.max(2) + 1, u32::MAX).at(Stage::CloseFds)
+}
+
+/// The network step: join the namespace barco's network builder made and
+/// configured (or report the failure it stopped at), or configure the one
+/// `clone3` made. As real root, the builder's belongs to the host's user
+/// namespace, as the mount and other namespaces do.
+fn network(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+    let join = |e| plan.network.failure(Past::Join, e);
+    if plan.network_builder {
+        let ns = chan.wait_net().map_err(join)??;
+        return move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(join);
+    }
+    if plan.network.mode == NetMode::Host || plan.skips(Step::Network) {
+        return Ok(());
+    }
+    plan.network.configure(&net::socket()?)
 }
 
 /// Forks the command under `--init`: `clone3`, or plain `clone` when the

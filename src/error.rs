@@ -22,8 +22,7 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// A step of a container's life. The child reports failures by number, so
 /// the discriminants are part of the parent↔child protocol. The child's
-/// steps are declared in the order `child::setup` first reaches them
-/// ([`Stage::after`] relies on it).
+/// steps are declared in the order `child::setup` first reaches them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum Stage {
@@ -38,19 +37,19 @@ pub enum Stage {
     ParentGone,
     ProcessGroup,
     Hostname,
-    Network,
     MakePrivate,
     BindRootfs,
     EnterRootfs,
     MountProc,
     MaskPath,
     ReadOnlyPath,
-    MountSys,
     RootfsSymlink,
     MountDev,
     DevNode,
     DevLink,
     EtcFile,
+    Network,
+    MountSys,
     JoinCgroup,
     UnshareCgroup,
     PivotRoot,
@@ -66,6 +65,7 @@ pub enum Stage {
     SetGid,
     SetUid,
     CapSet,
+    Affinity,
     Workdir,
     CloseFds,
     ResetSignals,
@@ -79,7 +79,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 47] = [
+    const ALL: [Stage; 48] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -90,19 +90,19 @@ impl Stage {
         Stage::ParentGone,
         Stage::ProcessGroup,
         Stage::Hostname,
-        Stage::Network,
         Stage::MakePrivate,
         Stage::BindRootfs,
         Stage::EnterRootfs,
         Stage::MountProc,
         Stage::MaskPath,
         Stage::ReadOnlyPath,
-        Stage::MountSys,
         Stage::RootfsSymlink,
         Stage::MountDev,
         Stage::DevNode,
         Stage::DevLink,
         Stage::EtcFile,
+        Stage::Network,
+        Stage::MountSys,
         Stage::JoinCgroup,
         Stage::UnshareCgroup,
         Stage::PivotRoot,
@@ -118,6 +118,7 @@ impl Stage {
         Stage::SetGid,
         Stage::SetUid,
         Stage::CapSet,
+        Stage::Affinity,
         Stage::Workdir,
         Stage::CloseFds,
         Stage::ResetSignals,
@@ -128,12 +129,6 @@ impl Stage {
         Stage::Wait,
         Stage::HeapAudit,
     ];
-
-    /// Whether the child reaches this stage after `other`: the child's steps
-    /// are declared in the order `child::setup` runs them.
-    pub fn after(self, other: Stage) -> bool {
-        self as u16 > other as u16
-    }
 
     pub fn from_u16(n: u16) -> Option<Stage> {
         Stage::ALL.iter().copied().find(|s| *s as u16 == n)
@@ -152,19 +147,19 @@ impl Stage {
             Stage::ParentGone => "barco's supervisor exited during setup",
             Stage::ProcessGroup => "setpgid for the container",
             Stage::Hostname => "sethostname",
-            Stage::Network => "setting up the network:",
             Stage::MakePrivate => "making / private",
             Stage::BindRootfs => "bind-mounting rootfs",
             Stage::EnterRootfs => "entering rootfs",
             Stage::MountProc => "mounting /proc in",
             Stage::MaskPath => "masking",
             Stage::ReadOnlyPath => "making read-only",
-            Stage::MountSys => "mounting /sys in",
             Stage::RootfsSymlink => "refusing a symlink in the rootfs:",
             Stage::MountDev => "mounting",
             Stage::DevNode => "binding device node",
             Stage::DevLink => "creating link",
             Stage::EtcFile => "binding barco's",
+            Stage::Network => "setting up the network:",
+            Stage::MountSys => "mounting /sys in",
             Stage::JoinCgroup => "joining the cgroup:",
             Stage::UnshareCgroup => "unshare of the cgroup namespace",
             Stage::PivotRoot => "pivot_root into",
@@ -180,6 +175,7 @@ impl Stage {
             Stage::CapSet => "capset",
             Stage::SetGid => "setresgid to",
             Stage::SetUid => "setresuid to",
+            Stage::Affinity => "restoring the CPU affinity",
             Stage::Workdir => "chdir to workdir",
             Stage::CloseFds => "closing inherited descriptors",
             Stage::ResetSignals => "resetting signal dispositions",
@@ -351,14 +347,6 @@ fn message(n: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn child_steps_are_in_setup_order() {
-        assert!(!Stage::Hostname.after(Stage::Network));
-        assert!(Stage::MakePrivate.after(Stage::Network));
-        assert!(Stage::EtcFile.after(Stage::DevLink) && Stage::PivotRoot.after(Stage::EtcFile));
-        assert!(Stage::Exec.after(Stage::Seccomp));
-    }
 
     #[test]
     fn stage_numbers_round_trip() {

@@ -6,17 +6,19 @@
 //! planning, with linux-raw-sys's constants: no `ip` binary, no netlink
 //! crate.
 //!
-//! - **The child** (real root in the new namespace, before its user
-//!   namespace) sends one batch: `lo` up, and for veth the pair (`eth0`
-//!   here, its peer made straight in the host's namespace through
-//!   `IFLA_NET_NS_FD`), eth0's address, eth0 up, and the default route via
-//!   the host end. Each message is acked; the first error is reported.
+//! - **The network builder** (`spawn::Builder`: real root in the new
+//!   namespace, which it hands to the child) or, rootless, the child sends
+//!   one batch: `lo` up, and for veth the pair (`eth0` here, its peer made
+//!   straight in the host's namespace through `IFLA_NET_NS_FD`), eth0's
+//!   address, eth0 up, and the default route via the host end. Each
+//!   message is acked; the first error is reported.
 //!   It also opens `net.ipv4.ping_group_range`, as docker does, so that
 //!   `ping` works for container root without CAP_NET_RAW (which it lacks
 //!   over a network namespace owned by the host's user namespace).
 //! - **The supervisor** gives the host end its address and brings it up when
 //!   the child asks for its id maps (the pair exists by then), and deletes
-//!   it after the container's end. The kernel would delete it too, with the
+//!   it after the container's end (if the builder's exit status says it
+//!   made it: a failed create means the name is someone else's). The kernel would delete it too, with the
 //!   namespace, but namespace teardown is deferred to a workqueue: deleting
 //!   it ourselves means it is gone when barco exits.
 //! - **Addresses.** `--ip HOST/PREFIX` gives the host end HOST and the
@@ -170,7 +172,7 @@ pub struct Veth {
     dellink: Vec<u8>,
     /// Learned from RTM_GETLINK once the pair exists.
     host_index: Cell<u32>,
-    /// The child got past its network step, so the pair is ours.
+    /// The network builder made the pair, so it is ours.
     made: Cell<bool>,
     /// Whole error lines for the likely failures, made now.
     pub taken: String,
@@ -286,24 +288,68 @@ impl Network {
         })
     }
 
-    /// In the child, in the new namespace: sends the batch, checks every
-    /// ack, and opens ping_group_range. No heap.
-    pub fn configure(&self) -> Result<(), Failure> {
-        if self.mode == NetMode::Host {
-            return Ok(());
-        }
-        let fd = netlink().at(Stage::Network)?;
-        send(&fd, &self.requests, SendFlags::empty()).at(Stage::Network)?;
+    /// In the new namespace's first process (barco's network builder, or
+    /// the rootless child): sends the batch on `fd`, a socket from
+    /// [`socket`], checks every ack, and opens ping_group_range. No heap.
+    pub fn configure(&self, fd: &OwnedFd) -> Result<(), Failure> {
+        send(fd, &self.requests, SendFlags::empty()).at(Stage::Network)?;
         let count = self.steps.len() as u32;
-        if let Err((seq, e)) = acks(&fd, count) {
+        if let Err((seq, e)) = acks(fd, count) {
             return Err(Failure::new(Stage::Network, (seq.max(1) - 1) as u16, e));
         }
-        // /proc/sys/net shows the writer's network namespace: this is ours.
+        // /proc/sys/net shows the opener's network namespace: this is ours.
         let ping = open(c"/proc/sys/net/ipv4/ping_group_range", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-            .at_index(Stage::Network, self.steps.len())?;
-        write(&ping, &self.ping_range).at_index(Stage::Network, self.steps.len()).map(drop)
+            .map_err(|e| self.failure(Past::PingRange, e))?;
+        write(&ping, &self.ping_range).map_err(|e| self.failure(Past::PingRange, e)).map(drop)
+    }
+
+    /// A failure of the network step after the planned requests.
+    pub fn failure(&self, past: Past, e: Errno) -> Failure {
+        Failure::new(Stage::Network, (self.steps.len() + past as usize) as u16, e)
+    }
+
+    /// What the network step's failure at `index` was doing: a planned
+    /// request, or one of the [`Past`] steps after them.
+    pub fn subject(&self, index: u16) -> &str {
+        let index = usize::from(index);
+        match self.steps.get(index) {
+            Some(step) => step,
+            None => PAST.get(index - self.steps.len()).copied().unwrap_or("?"),
+        }
+    }
+
+    /// Whether a network builder that ended with `outcome` leaves a veth
+    /// pair behind for barco to delete: request 2 made it, so a failure at
+    /// a later request or step (or the builder's heap audit, at its end)
+    /// means it exists.
+    pub fn pair_made(&self, outcome: Result<(), Failure>) -> bool {
+        self.veth.is_some()
+            && match outcome {
+                Ok(()) => true,
+                Err(f) => (f.stage == Stage::Network && f.index >= 2) || f.stage == Stage::HeapAudit,
+            }
     }
 }
+
+/// The network step's failures after its planned requests, by how far past
+/// them they come (the failure's index is `steps.len()` plus this).
+#[derive(Clone, Copy)]
+pub enum Past {
+    PingRange,
+    /// The builder's `SIOCGSKNS`.
+    Namespace,
+    /// The builder's message to the container.
+    HandOver,
+    /// The container's `setns`, or its wait for the builder.
+    Join,
+}
+
+const PAST: [&str; 4] = [
+    "opening net.ipv4.ping_group_range",
+    "taking a descriptor of its namespace",
+    "handing its namespace to the container",
+    "joining the namespace barco made for it",
+];
 
 impl Veth {
     /// In the supervisor, once the pair exists: gives the host end its
@@ -325,20 +371,10 @@ impl Veth {
         acks(&fd, 2).map_err(|(_, e)| fail(e))
     }
 
-    /// The child reported a failure at `stage`: if that came after its
-    /// network step, the pair was made (and is ours to remove).
-    /// Requests 1 (lo) and 2 (the pair) are indexes 0 and 1; any later
-    /// network step (address, up, route, ping_group_range) had the pair.
-    pub fn child_failed_at(&self, stage: Stage, index: u16) {
-        if stage.after(Stage::Network) || (stage == Stage::Network && index >= 2) {
-            self.made.set(true);
-        }
-    }
-
-    /// The child asked for its maps: its network step, and so the pair, is
-    /// done.
-    pub fn child_got_past_network(&self) {
-        self.made.set(true);
+    /// Whether the pair exists, as barco's network builder reported when it
+    /// ended (see [`Network::pair_made`]).
+    pub fn set_made(&self, made: bool) {
+        self.made.set(made);
     }
 
     /// After the container: deletes the host end (and so eth0), unless the
@@ -387,6 +423,12 @@ impl Veth {
 /// A change, acked; one that creates, refusing to replace.
 const ACK: u16 = nl::NLM_F_ACK as u16;
 const CREATE_FLAGS: u16 = (nl::NLM_F_ACK | nl::NLM_F_CREATE | nl::NLM_F_EXCL) as u16;
+
+/// A NETLINK_ROUTE socket in the caller's namespace, for
+/// [`Network::configure`].
+pub fn socket() -> Result<OwnedFd, Failure> {
+    netlink().at(Stage::Network)
+}
 
 /// A NETLINK_ROUTE socket (protocol 0) in the caller's namespace. Reads
 /// time out after five seconds: the kernel stops answering a batch at a
@@ -591,6 +633,30 @@ fn route_clash(reply: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_step_subjects_and_the_pair_a_builder_leaves() {
+        let none = Network::plan(NetMode::None, None, "n", 1, (0, 0)).unwrap();
+        assert_eq!(none.subject(0), "bringing lo up");
+        assert_eq!(none.subject(1), "opening net.ipv4.ping_group_range");
+        assert_eq!(none.subject(4), "joining the namespace barco made for it");
+        assert_eq!(none.subject(5), "?");
+        assert_eq!(none.failure(Past::Join, Errno::INVAL).index, 4);
+        assert!(!none.pair_made(Ok(())), "no veth, no pair");
+
+        let veth = Network::plan(NetMode::Veth, Some(parse_cidr("10.249.99.1/30").unwrap()), "t", 1, (0, 0)).unwrap();
+        assert_eq!(veth.subject(1), "creating the veth pair bc-t (host) and eth0 (container)");
+        assert_eq!(veth.subject(5), "opening net.ipv4.ping_group_range");
+        let at = |stage, index| Err(Failure { stage, index, errno: 17 });
+        assert!(veth.pair_made(Ok(())));
+        assert!(!veth.pair_made(at(Stage::Network, 0)), "lo");
+        assert!(!veth.pair_made(at(Stage::Network, 1)), "making the pair itself");
+        assert!(veth.pair_made(at(Stage::Network, 2)), "its address");
+        assert!(veth.pair_made(Err(veth.failure(Past::HandOver, Errno::PIPE))), "the child is gone");
+        assert!(!veth.pair_made(at(Stage::DeathSignal, 0)));
+        assert!(!veth.pair_made(at(Stage::ParentGone, 0)));
+        assert!(veth.pair_made(at(Stage::HeapAudit, 1)), "audited after configuring");
+    }
 
     #[test]
     fn cidrs() {

@@ -203,6 +203,15 @@ pub struct Plan {
     pub envp: CArray,
     pub clone_flags: u64,
     pub network: crate::net::Network,
+    /// The network namespace is made by barco's network builder, beside the
+    /// child, not by the child's `clone3` (as root, unless `--net host`: see
+    /// `spawn::Builder`).
+    pub network_builder: bool,
+    /// The CPUs barco may run on, when there are several and the supervisor
+    /// has work to do beside the child's (the network builder, v1 cgroups):
+    /// it starts the child and the builder on other CPUs than its own
+    /// (`spawn::place_apart`), and the child restores these.
+    pub cpus: Option<rustix::thread::CpuSet>,
     /// `/etc/hosts` and `/etc/hostname`, bound over the rootfs's own.
     pub etc_files: Vec<rootfs::EtcFile>,
     pub root_switch: RootSwitch,
@@ -407,6 +416,14 @@ impl Plan {
             warning!("--net host: the container shares the host's network namespace");
             clone_flags &= !(k::CLONE_NEWNET as u64);
         }
+        let network_builder = !rootless && args.net != crate::net::NetMode::Host;
+        if network_builder {
+            clone_flags &= !(k::CLONE_NEWNET as u64);
+        }
+        let cpus = match network_builder || cgroup.as_ref().is_some_and(Cgroup::joined_by_child) {
+            true => rustix::thread::sched_getaffinity(None).ok().filter(|cpus| cpus.count() > 1),
+            false => None,
+        };
         if cgroup.as_ref().is_some_and(Cgroup::joined_by_child) {
             // The cgroup namespace is rooted where its creator is: the child
             // unshares it once it has joined its cgroups.
@@ -482,6 +499,8 @@ impl Plan {
             envp,
             clone_flags,
             network,
+            network_builder,
+            cpus,
             etc_files,
             caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
             no_new_privs: !args.allow_new_privileges,
@@ -526,16 +545,14 @@ impl Plan {
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
             Stage::SetGid | Stage::SetUid => &self.uid_display,
-            Stage::Network => match self.network.steps.get(usize::from(index)) {
-                Some(step) => step.as_str(),
-                None => "opening net.ipv4.ping_group_range",
-            },
+            Stage::Network => self.network.subject(index),
             Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
             Stage::JoinCgroup => {
                 self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor")
             }
             Stage::Workdir => &self.workdir_display,
             Stage::Exec => &self.command_display,
+            Stage::HeapAudit if index == 1 => "in barco's network builder",
             Stage::HeapAudit => "in the container's setup process",
             _ => "",
         }

@@ -1,17 +1,22 @@
-//! `clone3` and the parent↔child channel.
+//! `clone3`, the network builder, and the parent↔child channel.
 //!
 //! The channel is a close-on-exec `SOCK_SEQPACKET` socketpair carrying
 //! fixed-size messages, so neither side needs a buffer larger than one
 //! message and message boundaries come free. Its protocol, in order:
 //!
-//! 1. child → parent: [`ToParent::MapsPlease`] once it has unshared its user
+//! 1. network builder → child, as root (see [`Builder`]):
+//!    [`NetReady`](ChildEnd::wait_net), with the configured network
+//!    namespace as SCM_RIGHTS, or `NetFailed`, with the step it failed at,
+//!    which the child reports as its own. The builder writes on its copy of
+//!    the parent's end, so this may come before or after step 3.
+//! 2. child → parent: [`ToParent::MapsPlease`] once it has unshared its user
 //!    namespace; parent → child: [`MapsWritten`](ChildEnd::wait_maps) after
 //!    writing `uid_map` and `gid_map`.
-//! 2. parent → child, with v1 cgroups only, before or after step 1:
+//! 3. parent → child, with v1 cgroups only, before or after steps 1 and 2:
 //!    [`CgroupReady`](ChildEnd::wait_cgroup) once the supervisor has made
 //!    the cgroups; the child waits for it before `pivot_root` and joins.
-//! 3. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
-//! 4. On a successful `execve` the child's end closes (it is CLOEXEC), and the
+//! 4. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
+//! 5. On a successful `execve` the child's end closes (it is CLOEXEC), and the
 //!    parent reads end-of-file: setup is over.
 //!
 //! The two halves are separate types whose methods name protocol steps,
@@ -19,12 +24,18 @@
 
 use crate::child;
 use crate::error::{Error, Stage};
-use crate::plan::Plan;
-use crate::sys;
+use crate::log;
+use crate::net::{self, Past};
+use crate::plan::{Plan, Step};
+use crate::sys::{self, Forked};
+use core::cell::Cell;
+use linux_raw_sys::general as k;
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::process::{getpid, getppid, set_parent_process_death_signal, waitid, Pid, Signal, WaitId, WaitIdOptions};
+use rustix::thread::{sched_setaffinity, CpuSet};
 
 /// A failed child step, as it travels to the parent: the stage, an index
 /// into the table the step walks (which device node, say), and the errno
@@ -94,32 +105,42 @@ const TAG_MAPS_PLEASE: u8 = 1;
 const TAG_FAILED: u8 = 2;
 const TAG_MAPS_WRITTEN: u8 = 3;
 const TAG_CGROUP_READY: u8 = 4;
+const TAG_NET_READY: u8 = 5;
+const TAG_NET_FAILED: u8 = 6;
 
 impl ToParent {
     fn encode(self) -> [u8; MSG_LEN] {
-        let mut m = [0u8; MSG_LEN];
         match self {
-            ToParent::MapsPlease => m[0] = TAG_MAPS_PLEASE,
-            ToParent::Failed(f) => {
-                m[0] = TAG_FAILED;
-                m[2..4].copy_from_slice(&(f.stage as u16).to_le_bytes());
-                m[4..6].copy_from_slice(&f.index.to_le_bytes());
-                m[8..12].copy_from_slice(&f.errno.to_le_bytes());
-            }
+            ToParent::MapsPlease => [TAG_MAPS_PLEASE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ToParent::Failed(f) => f.encode(TAG_FAILED),
         }
-        m
     }
 
     fn decode(m: &[u8; MSG_LEN]) -> Option<ToParent> {
         match m[0] {
             TAG_MAPS_PLEASE => Some(ToParent::MapsPlease),
-            TAG_FAILED => Some(ToParent::Failed(Failure {
-                stage: Stage::from_u16(u16::from_le_bytes([m[2], m[3]]))?,
-                index: u16::from_le_bytes([m[4], m[5]]),
-                errno: i32::from_le_bytes([m[8], m[9], m[10], m[11]]),
-            })),
+            TAG_FAILED => Failure::decode(m).map(ToParent::Failed),
             _ => None,
         }
+    }
+}
+
+impl Failure {
+    fn encode(self, tag: u8) -> [u8; MSG_LEN] {
+        let mut m = [0u8; MSG_LEN];
+        m[0] = tag;
+        m[2..4].copy_from_slice(&(self.stage as u16).to_le_bytes());
+        m[4..6].copy_from_slice(&self.index.to_le_bytes());
+        m[8..12].copy_from_slice(&self.errno.to_le_bytes());
+        m
+    }
+
+    fn decode(m: &[u8; MSG_LEN]) -> Option<Failure> {
+        Some(Failure {
+            stage: Stage::from_u16(u16::from_le_bytes([m[2], m[3]]))?,
+            index: u16::from_le_bytes([m[4], m[5]]),
+            errno: i32::from_le_bytes([m[8], m[9], m[10], m[11]]),
+        })
     }
 }
 
@@ -141,8 +162,9 @@ impl Channel {
 /// The parent's half.
 pub struct ParentEnd(OwnedFd);
 
-/// The child's half.
-pub struct ChildEnd(OwnedFd);
+/// The child's half, and whether a [`CgroupReady`](ChildEnd::wait_cgroup)
+/// came while the child waited for the network builder.
+pub struct ChildEnd(OwnedFd, Cell<bool>);
 
 impl ParentEnd {
     pub fn fd(&self) -> &OwnedFd {
@@ -181,6 +203,25 @@ impl ParentEnd {
         m[0] = tag;
         send_msg(&self.0, &m)
     }
+
+    /// The network builder, on its copy of this end: the namespace it made
+    /// and configured, to the child, as SCM_RIGHTS (unix(7)).
+    fn net_ready(&self, ns: BorrowedFd<'_>) -> Result<(), Errno> {
+        let mut m = [0u8; MSG_LEN];
+        m[0] = TAG_NET_READY;
+        loop {
+            match sys::send_with_fd(self.0.as_fd(), &m, ns) {
+                Ok(_) => return Ok(()),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The network builder's failure, to the child, which reports it.
+    fn net_failed(&self, f: Failure) -> Result<(), Errno> {
+        send_msg(&self.0, &f.encode(TAG_NET_FAILED))
+    }
 }
 
 impl ChildEnd {
@@ -193,7 +234,33 @@ impl ChildEnd {
     }
 
     pub fn wait_cgroup(&self) -> Result<(), Errno> {
+        if self.1.replace(false) {
+            return Ok(());
+        }
         self.wait_for(TAG_CGROUP_READY)
+    }
+
+    /// Waits for the network builder: the namespace it made (`Ok(Ok)`), or
+    /// the failure it stopped at (`Ok(Err)`), the child's to report. The
+    /// supervisor's `CgroupReady` may come first (two senders): it is kept
+    /// for [`wait_cgroup`](ChildEnd::wait_cgroup).
+    pub fn wait_net(&self) -> Result<Result<OwnedFd, Failure>, Errno> {
+        loop {
+            let mut m = [0u8; MSG_LEN];
+            let ns = match sys::recv_with_fd(self.0.as_fd(), &mut m) {
+                Ok((MSG_LEN, ns)) => ns,
+                Ok((0, _)) => return Err(Errno::PIPE),
+                Ok(_) => return Err(Errno::PROTO),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            };
+            match m[0] {
+                TAG_CGROUP_READY => self.1.set(true),
+                TAG_NET_READY => return ns.map(Ok).ok_or(Errno::PROTO),
+                TAG_NET_FAILED => return Failure::decode(&m).map(Err).ok_or(Errno::PROTO),
+                _ => return Err(Errno::PROTO),
+            }
+        }
     }
 
     /// The parent's next message, which must be `tag`.
@@ -281,7 +348,7 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
             // Close the parent's end at once, so that the parent's death is
             // visible to us as a hang-up on ours.
             drop(parent);
-            child::run(plan, ChildEnd(child))
+            child::run(plan, ChildEnd(child, Cell::new(false)))
         }
         Ok(sys::Forked::Parent { pid, pidfd }) => {
             drop(child);
@@ -305,6 +372,146 @@ fn clone_from_inside(
     Ok(forked)
 }
 
+/// Moves a process the supervisor has just cloned to another CPU than the
+/// supervisor's own, among those barco may use (`Plan::cpus`).
+///
+/// A new process is queued on its parent's CPU, and on an idle machine
+/// another CPU may not pull it over before a scheduler tick (4 ms at
+/// HZ=250). The supervisor has work left after each `clone3` (the network
+/// builder's namespace, v1 cgroups), and the new process would wait behind
+/// it. Only a hint: errors are ignored. The child puts back its affinity
+/// before the command runs ([`restore_cpus`]); the builder exits.
+///
+/// # References
+/// - [sched_setaffinity(2)](https://man7.org/linux/man-pages/man2/sched_setaffinity.2.html)
+pub fn place_apart(plan: &Plan, pid: u32) {
+    let (Some(cpus), Some(pid)) = (&plan.cpus, Pid::from_raw(pid as i32)) else { return };
+    let here = sys::current_cpu();
+    let max = CpuSet::MAX_CPU;
+    let Some(there) = (1..max).map(|i| (here + i) % max).find(|&cpu| cpus.is_set(cpu)) else { return };
+    let mut one = CpuSet::new();
+    one.set(there);
+    let _ = sched_setaffinity(Some(pid), &one);
+}
+
+/// In the child: the CPUs barco was started with, which [`place_apart`]
+/// narrowed.
+pub fn restore_cpus(plan: &Plan) -> Result<(), Failure> {
+    match &plan.cpus {
+        Some(cpus) => sched_setaffinity(None, cpus).at(Stage::Affinity),
+        None => Ok(()),
+    }
+}
+
+/// barco's network builder. As root, the container's network namespace is
+/// made not by the container's `clone3` but by this second, short-lived
+/// process, cloned right after it into a network namespace of its own.
+/// Making one is most of what that `clone3` cost (about 0.5 ms, more than
+/// the container's other namespaces together: `just bench`), and this way
+/// it is made while the container's first process builds its mounts, on
+/// another CPU if there is one. The builder configures the namespace
+/// ([`Network::configure`](crate::net::Network::configure)), hands it to the
+/// child over the channel, and exits; the child joins it with `setns(2)`.
+/// Rootless, the namespace must belong to the container's user namespace,
+/// so its `clone3` makes it, and the child configures it.
+///
+/// The builder's exit status says whether it left a veth pair behind
+/// ([`PAIR_MADE`]), for the supervisor to delete after the run.
+pub struct Builder {
+    pidfd: OwnedFd,
+    plan: &'static Plan,
+    reaped: bool,
+}
+
+/// The builder's exit status when a veth pair exists.
+const PAIR_MADE: i32 = 1;
+
+impl Builder {
+    /// Clones the builder. It has no exit signal, so only [`Builder::reap`]
+    /// (with `__WALL`) waits for it, not the orphan reaper of barco as PID 1.
+    pub fn start(plan: &'static Plan, chan: &ParentEnd) -> Result<Builder, Error> {
+        let supervisor = getpid();
+        match sys::clone3(u64::from(k::CLONE_NEWNET) | k::CLONE_CLEAR_SIGHAND, 0, None) {
+            Ok(Forked::Child) => build(plan, chan, supervisor),
+            Ok(Forked::Parent { pidfd, pid }) => {
+                place_apart(plan, pid);
+                Ok(Builder { pidfd, plan, reaped: false })
+            }
+            Err(e) => Err(Error::os(Stage::Network, "making its namespace", e)),
+        }
+    }
+
+    /// Its pidfd, which polls readable once it has exited, until reaped.
+    pub fn pidfd(&self) -> Option<&OwnedFd> {
+        (!self.reaped).then_some(&self.pidfd)
+    }
+
+    /// Waits for the builder to exit and records whether it left a veth
+    /// pair. An error if a signal killed it: it may not have told the child,
+    /// which would then wait for it forever.
+    pub fn reap(&mut self) -> Result<(), Error> {
+        if self.reaped {
+            return Ok(());
+        }
+        let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
+        let code = loop {
+            match waitid(WaitId::PidFd(self.pidfd.as_fd()), all) {
+                Ok(Some(status)) => break status.exit_status(),
+                Ok(None) | Err(Errno::INTR) => {}
+                Err(_) => break None,
+            }
+        };
+        self.reaped = true;
+        if let Some(veth) = &self.plan.network.veth {
+            veth.set_made(code == Some(PAIR_MADE));
+        }
+        match code {
+            Some(_) => Ok(()),
+            None => Err(Error::step(Stage::Network, "its builder was killed before it finished")),
+        }
+    }
+}
+
+/// Every path out of a run reaps the builder, and so learns about the pair.
+impl Drop for Builder {
+    fn drop(&mut self) {
+        let _ = self.reap();
+    }
+}
+
+/// The builder's life: a forked copy of the supervisor after the seal, so
+/// the child's rules hold here too (raw syscalls, no heap, no panics), and
+/// it leaves with `exit_group`.
+fn build(plan: &'static Plan, chan: &ParentEnd, supervisor: Pid) -> ! {
+    let outcome = build_steps(plan, chan, supervisor);
+    if let Err(failure) = outcome {
+        // The child reports it as its own; if the child is gone, so is
+        // the run.
+        let _ = chan.net_failed(failure);
+    }
+    sys::exit_group(if plan.network.pair_made(outcome) { PAIR_MADE } else { 0 })
+}
+
+fn build_steps(plan: &Plan, chan: &ParentEnd, supervisor: Pid) -> Result<(), Failure> {
+    // Die with barco, as the child does. It may have died before this was
+    // armed: then this process has been reparented.
+    set_parent_process_death_signal(Some(Signal::KILL)).at(Stage::DeathSignal)?;
+    if getppid() != Some(supervisor) {
+        return Err(Failure { stage: Stage::ParentGone, index: 0, errno: 0 });
+    }
+    let socket = net::socket()?;
+    if !plan.skips(Step::Network) {
+        plan.network.configure(&socket)?;
+    }
+    let ns = sys::socket_netns(socket.as_fd()).map_err(|e| plan.network.failure(Past::Namespace, e))?;
+    if plan.heap_audit && sys::alloc::after_seal() > 0 {
+        return Err(Failure { stage: Stage::HeapAudit, index: 1, errno: 0 });
+    }
+    chan.net_ready(ns.as_fd()).map_err(|e| plan.network.failure(Past::HandOver, e))?;
+    log::stage("network built");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,7 +531,7 @@ mod tests {
     #[test]
     fn a_failure_survives_a_message_the_child_never_read() {
         let Channel { parent, child } = Channel::new().unwrap();
-        let (p, c) = (ParentEnd(parent), ChildEnd(child));
+        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
         p.cgroup_ready().unwrap();
         let f = Failure::new(Stage::Network, 1, Errno::EXIST);
         c.report(f);
@@ -334,9 +541,36 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_hands_over_a_descriptor_and_a_cgroup_message_waits_its_turn() {
+        let Channel { parent, child } = Channel::new().unwrap();
+        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
+        // The supervisor's CgroupReady may come before the builder's message.
+        p.cgroup_ready().unwrap();
+        let file = rustix::fs::open(c"/proc/self/exe", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
+        p.net_ready(file.as_fd()).unwrap();
+        let got = c.wait_net().unwrap().unwrap();
+        let (a, b) = (rustix::fs::fstat(&file).unwrap(), rustix::fs::fstat(&got).unwrap());
+        assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino), "the same file arrives");
+        assert_ne!(rustix::io::fcntl_getfd(&got).unwrap() & rustix::io::FdFlags::CLOEXEC, rustix::io::FdFlags::empty());
+        c.wait_cgroup().unwrap();
+        // Kept once only: the next CgroupReady is read from the channel.
+        p.maps_written().unwrap();
+        assert_eq!(c.wait_cgroup(), Err(Errno::PROTO));
+
+        let f = Failure::new(Stage::Network, 1, Errno::EXIST);
+        p.net_failed(f).unwrap();
+        assert_eq!(c.wait_net().unwrap().unwrap_err(), f);
+        // A NetReady without its descriptor is a protocol error.
+        p.tell(TAG_NET_READY).unwrap();
+        assert_eq!(c.wait_net().unwrap_err(), Errno::PROTO);
+        drop(p);
+        assert_eq!(c.wait_net().unwrap_err(), Errno::PIPE);
+    }
+
+    #[test]
     fn channel_carries_the_protocol() {
         let Channel { parent, child } = Channel::new().unwrap();
-        let (p, c) = (ParentEnd(parent), ChildEnd(child));
+        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
         p.cgroup_ready().unwrap();
         c.request_maps().unwrap();
         assert_eq!(p.next().unwrap(), Some(ToParent::MapsPlease));

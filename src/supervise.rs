@@ -9,7 +9,7 @@ use crate::cgroup::Cgroup;
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
-use crate::spawn::{self, Channel, Container, Failure, ParentEnd, ToParent};
+use crate::spawn::{self, Builder, Channel, Container, ParentEnd, ToParent};
 use crate::sys::{self, SigSet, SignalfdSiginfo};
 use core::ffi::CStr;
 use linux_raw_sys::general as k;
@@ -79,13 +79,27 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
     log::stage("clone3");
     let outcome = spawn::spawn(plan, chan).and_then(|(container, chan)| {
         debug!("container's pid on the host is {}", container.pid);
-        if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup_made) {
+        let stop = |e| {
             let _ = pidfd_send_signal(&container.pidfd, Signal::KILL);
             let _ = wait(&container);
-            return Err(e);
+            Err(e)
+        };
+        // The network builder first: its namespace takes longest. (Dropped,
+        // it is reaped, on every path.)
+        spawn::place_apart(plan, container.pid);
+        let mut builder = match plan.network_builder {
+            true => match Builder::start(plan, &chan) {
+                Ok(builder) => Some(builder),
+                Err(e) => return stop(e),
+            },
+            false => None,
+        };
+        log::stage("builder cloned");
+        if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup_made) {
+            return stop(e);
         }
         let terminal = Terminal::hand_to(&container);
-        let outcome = supervise(plan, &container, &chan, &sigfd);
+        let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut());
         terminal.take_back();
         outcome
     });
@@ -119,41 +133,72 @@ fn make_cgroup(cg: &'static Cgroup, made: &mut bool) -> Result<(), Error> {
 
 /// The poll loop: channel messages while setup runs, forwarded signals, and
 /// finally the container's exit.
-fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &OwnedFd) -> Result<i32, Error> {
+fn supervise(
+    plan: &'static Plan,
+    c: &Container,
+    chan: &ParentEnd,
+    sigfd: &OwnedFd,
+    mut builder: Option<&mut Builder>,
+) -> Result<i32, Error> {
     let mut setting_up = true;
     let mut failure = None;
     let mut interrupted = None;
     let mut reaped = None;
+    let mut builder_failed = None;
     info!("configuring user namespace...");
     loop {
+        // The network builder is watched while the child may be waiting for
+        // it.
+        let building = builder.as_deref().and_then(Builder::pidfd).filter(|_| setting_up);
         let mut fds = [
             PollFd::new(&c.pidfd, PollFlags::IN),
             PollFd::new(sigfd, PollFlags::IN),
             PollFd::new(chan.fd(), PollFlags::IN),
+            PollFd::new(building.unwrap_or(chan.fd()), PollFlags::IN),
         ];
-        let watched = if setting_up { 3 } else { 2 };
+        let watched = if !setting_up {
+            2
+        } else if building.is_some() {
+            4
+        } else {
+            3
+        };
         match poll(&mut fds[..watched], None) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(Error::os(Stage::Wait, "poll", e)),
         }
-        let ready = |i: usize| !fds[i].revents().is_empty();
-        let (exited, signalled, message) = (ready(0), ready(1), setting_up && ready(2));
+        let ready = |i: usize| i < watched && !fds[i].revents().is_empty();
+        let (exited, signalled, message, built) = (ready(0), ready(1), setting_up && ready(2), ready(3));
+
+        if let (true, Some(b)) = (built, builder.as_deref_mut()) {
+            if let Err(e) = b.reap() {
+                // Killed before it told the child, perhaps: stop the run.
+                let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
+                builder_failed = Some(e);
+            }
+        }
 
         if message {
             match chan.next() {
                 Ok(Some(ToParent::MapsPlease)) => {
-                    // The veth pair exists by now: the child made it first.
+                    // The veth pair exists by now: the child joined the
+                    // namespace the builder made it in.
                     if let Some(veth) = &plan.network.veth {
-                        veth.child_got_past_network();
                         veth.set_up_host_end()?;
                     }
                     write_maps(plan, c.pid)?;
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                     log::stage("maps written");
                 }
-                Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
+                Ok(Some(ToParent::Failed(f))) => failure = Some(f),
                 Ok(None) | Err(_) => {
                     setting_up = false;
+                    // The child joined the builder's namespace first, so the
+                    // builder is exiting, if not gone: no zombie while the
+                    // container runs. (A failure it had is the child's.)
+                    if let Some(b) = builder.as_deref_mut() {
+                        let _ = b.reap();
+                    }
                     log::stage("exec seen");
                     if failure.is_none() {
                         info!("waiting for container to exit...");
@@ -181,7 +226,7 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     // The child reports a failure just before exiting; drain what is left.
     while setting_up {
         match chan.next() {
-            Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
+            Ok(Some(ToParent::Failed(f))) => failure = Some(f),
             Ok(Some(ToParent::MapsPlease)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }
@@ -193,6 +238,9 @@ fn supervise(plan: &'static Plan, c: &Container, chan: &ParentEnd, sigfd: &Owned
     log::stage("exited");
     if let Some(f) = failure {
         return Err(f.into_error(plan));
+    }
+    if let Some(e) = builder_failed {
+        return Err(e);
     }
     if let Some(sig) = interrupted {
         debug!("setup interrupted by signal {sig}");
@@ -276,15 +324,6 @@ fn wait(c: &Container) -> Result<i32, Error> {
             Err(e) => return Err(Error::os(Stage::Wait, "", e)),
         }
     }
-}
-
-/// A failure the child reported. With --net veth, the pair is the
-/// supervisor's to remove if the child got past making it.
-fn child_failed(plan: &Plan, f: Failure) -> Failure {
-    if let Some(veth) = &plan.network.veth {
-        veth.child_failed_at(f.stage, f.index);
-    }
-    f
 }
 
 /// An exit status as a shell reports it: the exit code, or 128+N for

@@ -217,6 +217,40 @@ fn signals_are_forwarded_to_the_container() {
     }
 }
 
+/// The CPUs a process may run on, from /proc/PID/status.
+fn cpus_allowed(status: &str) -> &str {
+    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim()
+}
+
+#[test]
+fn the_command_gets_every_cpu_barco_had() {
+    // The supervisor starts its child on another CPU than its own while
+    // they both set up (spawn::place_apart); the child must give the
+    // command (and --init's reaper) all of barco's back.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ours = cpus_allowed(&status);
+    let several = ours.contains(['-', ',']);
+    assert!(several || std::env::var_os("CI").is_none(), "CI has 2 cores; this machine gives the tests {ours}");
+    for init in [&[][..], &["--init"]] {
+        let script = "cat /proc/1/status; echo ---; cat /proc/self/status";
+        let out = barco(init.iter().copied().chain(["sh", "-c", script])).run().ok();
+        let (one, this) = out.stdout.split_once("---").unwrap();
+        assert_eq!((cpus_allowed(one), cpus_allowed(this)), (ours, ours), "with {init:?}");
+    }
+}
+
+#[test]
+fn barco_has_one_child_while_the_container_runs() {
+    // As root, the network builder is a second child during setup; it is
+    // reaped by the time the command runs.
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let kids = children(child.id());
+    assert_eq!(kids.len(), 1, "barco's children: {kids:?}");
+    kill(kids[0], Signal::KILL);
+    finish(child).code(137);
+}
+
 #[test]
 fn sigkill_of_barco_leaves_no_process() {
     let mut child = barco(["sh", "-c", "sleep 1000 & echo ready; exec sleep 1001"]).spawn();

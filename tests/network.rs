@@ -6,7 +6,7 @@
 
 mod harness;
 
-use harness::{barco, probe, rootfs};
+use harness::{barco, bare, probe, rootfs};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::Path;
@@ -49,6 +49,19 @@ impl Drop for Killed {
             let _ = self.0.wait();
         }
     }
+}
+
+#[test]
+fn a_network_builder_killed_before_it_hands_over_ends_the_run() {
+    // The child waits for the builder's namespace; if the builder dies
+    // without sending it, the supervisor must see that and stop the run,
+    // not wait with the child forever. strace kills the builder at its only
+    // sendmsg(2), the hand-over; `timeout` turns a hang into a failure.
+    let out = barco(["true"])
+        .wrapped("timeout", &["20", "strace", "-f", "-o", "/dev/null", "-e", "inject=sendmsg:signal=SIGKILL"])
+        .run()
+        .code(125);
+    assert_eq!(out.stderr, "barco: setting up the network: its builder was killed before it finished\n");
 }
 
 #[test]
@@ -236,6 +249,21 @@ fn veth_errors() {
         .code(125)
         .error_line("chdir to workdir /nonexistent");
     assert!(!link_exists("bc-late-fail"), "the host end outlived a failed setup");
+
+    // As root, barco's network builder makes the pair while the child
+    // builds its mounts (spawn::Builder): a child that fails there, before
+    // it joins the namespace, leaves no link either.
+    let r = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dev-file-rootfs");
+    let _ = std::fs::remove_dir_all(&r);
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::write(r.join("dev"), "not a directory").unwrap();
+    for _ in 0..5 {
+        bare(["-m", r.to_str().unwrap(), "--net", "veth", "--name", "early-fail", "true"])
+            .run()
+            .code(125)
+            .error_line("refusing a symlink in the rootfs: /dev: Not a directory");
+        assert!(!link_exists("bc-early-fail"), "the builder's pair outlived a setup that failed before using it");
+    }
 
     // A subnet another barco holds.
     let first = barco(["--net", "veth", "--ip", "10.249.10.1/30", "--", "sh", "-c", "echo up; sleep 1"]);

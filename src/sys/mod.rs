@@ -449,6 +449,143 @@ pub fn seccomp_set_filter(program: &[crate::seccomp::SockFilter]) -> Result<(), 
     check(ret).map(drop)
 }
 
+/// `ioctl(socket, SIOCGSKNS)`: a new close-on-exec descriptor of the
+/// network namespace `socket` was made in (Linux 4.9), for `setns(2)`.
+/// Needs CAP_NET_ADMIN over that namespace. barco's network builder
+/// hands its namespace to the container this way: no `/proc` needed.
+///
+/// # References
+/// - [ioctl_ns(2)](https://man7.org/linux/man-pages/man2/ioctl_ns.2.html)
+///   for what the descriptor is;
+/// - the kernel commit that added it, c62cce2caee5 ("net: add an ioctl to
+///   get a socket network namespace"), `include/uapi/linux/sockios.h`.
+pub fn socket_netns(socket: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    const SIOCGSKNS: usize = 0x894C;
+    // SAFETY: SIOCGSKNS takes no argument and only returns a descriptor,
+    // which nothing else owns.
+    let ret = unsafe { arch::syscall3(k::__NR_ioctl as usize, socket.as_raw_fd() as usize, SIOCGSKNS, 0) };
+    // SAFETY: on success the kernel returned a fresh descriptor.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// An `iovec` (readv(2)).
+#[repr(C)]
+struct IoVec {
+    base: *mut u8,
+    len: usize,
+}
+
+/// A `msghdr` without an address (recvmsg(2)).
+#[repr(C)]
+struct MsgHdr {
+    name: usize,
+    namelen: u32,
+    iov: *const IoVec,
+    iovlen: usize,
+    control: *mut FdCmsg,
+    controllen: usize,
+    flags: i32,
+}
+
+/// Room for one SCM_RIGHTS control message carrying one descriptor: a
+/// `cmsghdr` and an int, `CMSG_SPACE(sizeof(int))` (24) bytes on x86_64.
+#[repr(C, align(8))]
+struct FdCmsg {
+    len: usize,
+    level: i32,
+    kind: i32,
+    fd: i32,
+    _pad: i32,
+}
+
+const SOL_SOCKET: i32 = 1;
+const SCM_RIGHTS: i32 = 1;
+/// `CMSG_LEN(sizeof(int))`.
+const FD_CMSG_LEN: usize = 20;
+
+/// `sendmsg(2)` of `bytes` with `fd` as SCM_RIGHTS, and MSG_NOSIGNAL. By
+/// hand: rustix's ancillary-buffer machinery was about 0.8 KB of barco for
+/// one descriptor.
+///
+/// # References
+/// - [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html), SCM_RIGHTS
+/// - [cmsg(3)](https://man7.org/linux/man-pages/man3/cmsg.3.html)
+pub fn send_with_fd(socket: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> Result<usize, Errno> {
+    const MSG_NOSIGNAL: usize = 0x4000;
+    let iov = IoVec { base: bytes.as_ptr() as *mut u8, len: bytes.len() };
+    let mut cmsg = FdCmsg { len: FD_CMSG_LEN, level: SOL_SOCKET, kind: SCM_RIGHTS, fd: fd.as_raw_fd(), _pad: 0 };
+    let msg = MsgHdr {
+        name: 0,
+        namelen: 0,
+        iov: &iov,
+        iovlen: 1,
+        control: &mut cmsg,
+        controllen: core::mem::size_of::<FdCmsg>(),
+        flags: 0,
+    };
+    // SAFETY: `msg` and what it points at (`iov`, `bytes`, `cmsg`) are valid
+    // and outlive the call; the kernel only reads them.
+    let ret = unsafe {
+        arch::syscall3(
+            k::__NR_sendmsg as usize,
+            socket.as_raw_fd() as usize,
+            &msg as *const MsgHdr as usize,
+            MSG_NOSIGNAL,
+        )
+    };
+    check(ret)
+}
+
+/// `recvmsg(2)` into `buf`, with MSG_CMSG_CLOEXEC: the byte count, and the
+/// descriptor that came with the message as SCM_RIGHTS, if one did. A
+/// sender's extra descriptors do not fit and the kernel closes them
+/// (MSG_CTRUNC).
+pub fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Errno> {
+    const MSG_CMSG_CLOEXEC: usize = 0x4000_0000;
+    let iov = IoVec { base: buf.as_mut_ptr(), len: buf.len() };
+    let mut cmsg = FdCmsg { len: 0, level: 0, kind: 0, fd: -1, _pad: 0 };
+    let mut msg = MsgHdr {
+        name: 0,
+        namelen: 0,
+        iov: &iov,
+        iovlen: 1,
+        control: &mut cmsg,
+        controllen: core::mem::size_of::<FdCmsg>(),
+        flags: 0,
+    };
+    // SAFETY: `msg` and what it points at are valid and outlive the call;
+    // the kernel writes at most `buf.len()` bytes to `buf`, at most
+    // `controllen` to `cmsg`, and updates `msg`.
+    let ret = unsafe {
+        arch::syscall3(
+            k::__NR_recvmsg as usize,
+            socket.as_raw_fd() as usize,
+            &mut msg as *mut MsgHdr as usize,
+            MSG_CMSG_CLOEXEC,
+        )
+    };
+    let n = check(ret)?;
+    let passed = msg.controllen >= FD_CMSG_LEN
+        && (cmsg.len, cmsg.level, cmsg.kind) == (FD_CMSG_LEN, SOL_SOCKET, SCM_RIGHTS)
+        && cmsg.fd >= 0;
+    // SAFETY: the kernel installed this descriptor for us alone.
+    Ok((n, passed.then(|| unsafe { OwnedFd::from_raw_fd(cmsg.fd) })))
+}
+
+/// `getcpu(2)`: the CPU this thread runs on. The raw syscall: rustix's
+/// `sched_getcpu` looks it up in the vDSO, and the lookup's ELF parsing
+/// was 2 KB of barco for a call made once a run.
+///
+/// # References
+/// - [getcpu(2)](https://man7.org/linux/man-pages/man2/getcpu.2.html)
+pub fn current_cpu() -> usize {
+    let mut cpu: u32 = 0;
+    // SAFETY: the kernel writes one u32 to `cpu`, which outlives the call;
+    // the node and cache pointers may be null.
+    let ret = unsafe { arch::syscall3(k::__NR_getcpu as usize, &mut cpu as *mut u32 as usize, 0, 0) };
+    check(ret).map_or(0, |_| cpu as usize)
+}
+
 /// `unshare(flags)`.
 ///
 /// # References
