@@ -240,6 +240,15 @@ fn the_command_gets_every_cpu_barco_had() {
 }
 
 #[test]
+fn barco_started_with_sigchld_ignored_still_gets_the_status() {
+    // An ignored SIGCHLD survives exec, and would have the kernel reap the
+    // container before barco could wait for it.
+    let keep_ignored = ["-c", "trap '' CHLD; exec \"$0\" \"$@\""];
+    let out = barco(["sh", "-c", "exit 3"]).wrapped("bash", &keep_ignored).run();
+    assert_eq!(out.code, 3, "{out:#?}");
+}
+
+#[test]
 fn barco_has_one_child_while_the_container_runs() {
     // As root, the network builder is a second child during setup; it is
     // reaped by the time the command runs.

@@ -36,7 +36,10 @@ fn check(ret: isize) -> Result<usize, Errno> {
 ///   barco goes on; as PID 1 it opens the console later, see `machine`);
 /// - SIGPIPE ignored, so that a closed stdout or stderr is an error to
 ///   report, not a signal that kills the supervisor and orphans its
-///   container's cgroups.
+///   container's cgroups;
+/// - SIGCHLD at its default, in case barco was started with it ignored
+///   (which exec keeps): the kernel would then reap the container by
+///   itself, and barco would find no status to wait for (wait(2), NOTES).
 ///
 /// What barco leaves out: std's stack-overflow handler (its alternate
 /// stack, SIGSEGV and SIGBUS handlers) and the main thread's name. The
@@ -49,6 +52,7 @@ extern "C" fn main(argc: core::ffi::c_int, argv: *const *const c_char, envp: *co
     use std::os::unix::ffi::OsStringExt;
     open_standard_fds();
     let _ = set_signal_action(k::SIGPIPE, Disposition::Ignore);
+    let _ = set_signal_action(k::SIGCHLD, Disposition::Default);
     let args = (1..usize::try_from(argc).unwrap_or(0))
         .map(|i| {
             // SAFETY: the kernel passes argc NUL-terminated strings in argv,
