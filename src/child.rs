@@ -16,7 +16,7 @@ use crate::net::{self, NetMode, Past};
 use crate::plan::{Plan, Step};
 use crate::reaper;
 use crate::rootfs;
-use crate::spawn::{self, At, ChildEnd, Failure};
+use crate::spawn::{self, At, ChildEnd, Failure, Spread};
 use crate::sys::{self, Forked, SigSet};
 use linux_raw_sys::general as k;
 use rustix::fd::AsFd;
@@ -33,8 +33,8 @@ use rustix::{fs::Gid, fs::Uid};
 const HEAP_AUDIT_FAILED: Failure = Failure { stage: Stage::HeapAudit, index: 0, errno: 0 };
 
 /// Runs the setup steps and the command; never returns.
-pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
-    let mut failure = match setup(plan, &chan) {
+pub fn run(plan: &'static Plan, chan: ChildEnd, spread: &Spread) -> ! {
+    let mut failure = match setup(plan, &chan, spread) {
         Err(failure) => failure,
         Ok(()) if !plan.init => exec_command(plan),
         // --init: the command becomes PID 2; this process stays as PID 1.
@@ -61,7 +61,7 @@ pub fn run(plan: &'static Plan, chan: ChildEnd) -> ! {
 
 /// Every step between `clone3` and the command, in the order the kernel
 /// needs.
-fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // Die with barco: a SIGKILLed supervisor must not leave a container.
     die_with_parent(chan)?;
 
@@ -122,7 +122,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
     // that, as root, barco's network builder can make it meanwhile: join
     // it. Rootless, clone3 made it, in the container's user namespace:
     // configure it here.
-    network(plan, chan)?;
+    network(plan, chan, spread.builder)?;
     log::stage("network");
     // sysfs shows the network namespace of whoever mounts it.
     if plan.mount_sys {
@@ -189,7 +189,7 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
 
     // The supervisor started this process on a CPU of its own (see
     // `spawn::place_apart`): the command gets the CPUs barco had.
-    spawn::restore_cpus(plan)?;
+    spawn::restore_cpus(plan, spread)?;
 
     // Changing credentials cleared the parent-death signal: arm it again.
     die_with_parent(chan)?;
@@ -210,9 +210,9 @@ fn setup(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
 /// configured (or report the failure it stopped at), or configure the one
 /// `clone3` made. As real root, the builder's belongs to the host's user
 /// namespace, as the mount and other namespaces do.
-fn network(plan: &Plan, chan: &ChildEnd) -> Result<(), Failure> {
+fn network(plan: &Plan, chan: &ChildEnd, builder: bool) -> Result<(), Failure> {
     let join = |e| plan.network.failure(Past::Join, e);
-    if plan.network_builder {
+    if builder {
         let ns = chan.wait_net().map_err(join)??;
         return move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(join);
     }

@@ -337,6 +337,7 @@ fn message(n: i32) -> Option<&'static str> {
         98 => "Address already in use",
         99 => "Cannot assign requested address",
         104 => "Connection reset by peer",
+        105 => "No buffer space available",
         110 => "Connection timed out",
         111 => "Connection refused",
         122 => "Disk quota exceeded",

@@ -18,7 +18,9 @@
 //! - **The supervisor** gives the host end its address and brings it up when
 //!   the child asks for its id maps (the pair exists by then), and deletes
 //!   it after the container's end (if the builder's exit status says it
-//!   made it: a failed create means the name is someone else's). The kernel would delete it too, with the
+//!   made it, or the child joined its namespace: a failed create means the
+//!   name is someone else's). A builder killed by a signal before the
+//!   child joined leaves barco not knowing, and its pair to the kernel. The kernel would delete it too, with the
 //!   namespace, but namespace teardown is deferred to a workqueue: deleting
 //!   it ourselves means it is gone when barco exits.
 //! - **Addresses.** `--ip HOST/PREFIX` gives the host end HOST and the
@@ -140,17 +142,18 @@ pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     Ok(cidr)
 }
 
-/// The network, as planned: what the child sends, and the veth link.
+/// The network, as planned: what the network builder (rootless, the child)
+/// sends, and the veth link.
 pub struct Network {
     pub mode: NetMode,
-    /// Requests the child sends in one batch, with sequence numbers 1, 2...
+    /// Requests sent in one batch, with sequence numbers 1, 2...
     requests: Vec<u8>,
     /// What each request does, for the error line (index = sequence - 1).
     pub steps: Vec<String>,
     pub veth: Option<Veth>,
     /// The address `/etc/hosts` gives the hostname.
     pub hosts_address: String,
-    /// What the child writes to `net.ipv4.ping_group_range`.
+    /// What is written to `net.ipv4.ping_group_range`.
     ping_range: Vec<u8>,
 }
 
@@ -161,7 +164,7 @@ pub struct Veth {
     pub host: Cidr,
     pub container: [u8; 4],
     /// The host's network namespace, for the peer's `IFLA_NET_NS_FD`: its
-    /// number is in the child's request, so it stays open until then.
+    /// number is in the builder's request, so it stays open until then.
     _host_ns: OwnedFd,
     /// The bound abstract socket that locks the subnet.
     _lock: OwnedFd,
@@ -305,7 +308,12 @@ impl Network {
 
     /// A failure of the network step after the planned requests.
     pub fn failure(&self, past: Past, e: Errno) -> Failure {
-        Failure::new(Stage::Network, (self.steps.len() + past as usize) as u16, e)
+        Failure::new(Stage::Network, self.past(past), e)
+    }
+
+    /// The index of a failure after the planned requests.
+    pub fn past(&self, past: Past) -> u16 {
+        (self.steps.len() + past as usize) as u16
     }
 
     /// What the network step's failure at `index` was doing: a planned
@@ -342,14 +350,22 @@ pub enum Past {
     HandOver,
     /// The container's `setns`, or its wait for the builder.
     Join,
+    /// The builder ended without telling the container (the supervisor's
+    /// message for it).
+    Untold,
 }
 
-const PAST: [&str; 4] = [
+const PAST: [&str; 5] = [
     "opening net.ipv4.ping_group_range",
     "taking a descriptor of its namespace",
     "handing its namespace to the container",
     "joining the namespace barco made for it",
+    UNTOLD,
 ];
+
+/// What the network step's error line says when the builder told the child
+/// nothing.
+pub const UNTOLD: &str = "its builder ended without handing it over";
 
 impl Veth {
     /// In the supervisor, once the pair exists: gives the host end its
@@ -371,16 +387,16 @@ impl Veth {
         acks(&fd, 2).map_err(|(_, e)| fail(e))
     }
 
-    /// Whether the pair exists, as barco's network builder reported when it
-    /// ended (see [`Network::pair_made`]).
-    pub fn set_made(&self, made: bool) {
-        self.made.set(made);
+    /// The pair exists: barco's network builder said so as it ended (see
+    /// [`Network::pair_made`]), or the child joined the namespace it made.
+    pub fn mark_made(&self) {
+        self.made.set(true);
     }
 
     /// After the container: deletes the host end (and so eth0), unless the
     /// kernel has already. By the index the supervisor learned, or by name
-    /// only when the child is known to have made the pair: a failed create
-    /// means the name is someone else's. No heap.
+    /// only when the builder is known to have made the pair: a failed
+    /// create means the name is someone else's. No heap.
     pub fn remove_host_end(&self) {
         let Ok(fd) = netlink() else { return };
         let index = match self.host_index.get() {
@@ -640,7 +656,8 @@ mod tests {
         assert_eq!(none.subject(0), "bringing lo up");
         assert_eq!(none.subject(1), "opening net.ipv4.ping_group_range");
         assert_eq!(none.subject(4), "joining the namespace barco made for it");
-        assert_eq!(none.subject(5), "?");
+        assert_eq!(none.subject(none.past(Past::Untold)), UNTOLD);
+        assert_eq!(none.subject(6), "?");
         assert_eq!(none.failure(Past::Join, Errno::INVAL).index, 4);
         assert!(!none.pair_made(Ok(())), "no veth, no pair");
 

@@ -203,15 +203,19 @@ pub struct Plan {
     pub envp: CArray,
     pub clone_flags: u64,
     pub network: crate::net::Network,
-    /// The network namespace is made by barco's network builder, beside the
-    /// child, not by the child's `clone3` (as root, unless `--net host`: see
-    /// `spawn::Builder`).
+    /// The network namespace may be made by barco's network builder, beside
+    /// the child, instead of by the child's `clone3` (as root, unless
+    /// `--net host`: see `spawn::Builder`); `clone_flags` leave it out then,
+    /// and `spawn::Spread` decides.
     pub network_builder: bool,
     /// The CPUs barco may run on, when there are several and the supervisor
     /// has work to do beside the child's (the network builder, v1 cgroups):
-    /// it starts the child and the builder on other CPUs than its own
-    /// (`spawn::place_apart`), and the child restores these.
+    /// it may start the child and the builder on other CPUs than its own
+    /// (`spawn::Spread`), and the child restores these.
     pub cpus: Option<rustix::thread::CpuSet>,
+    /// `BARCO_SPREAD`: `1` to always use the network builder and another
+    /// CPU, `0` never, unset when another CPU is idle (`spawn::Spread`).
+    pub spread: Option<bool>,
     /// `/etc/hosts` and `/etc/hostname`, bound over the rootfs's own.
     pub etc_files: Vec<rootfs::EtcFile>,
     pub root_switch: RootSwitch,
@@ -501,6 +505,11 @@ impl Plan {
             network,
             network_builder,
             cpus,
+            spread: match host.var("BARCO_SPREAD").map(OsStr::as_bytes) {
+                Some(b"1") => Some(true),
+                Some(b"0") => Some(false),
+                _ => None,
+            },
             etc_files,
             caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
             no_new_privs: !args.allow_new_privileges,

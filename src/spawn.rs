@@ -218,7 +218,8 @@ impl ParentEnd {
         }
     }
 
-    /// The network builder's failure, to the child, which reports it.
+    /// The network builder's failure, to the child, which reports it (sent
+    /// by the builder, or for it by the supervisor: see [`Builder`]).
     fn net_failed(&self, f: Failure) -> Result<(), Errno> {
         send_msg(&self.0, &f.encode(TAG_NET_FAILED))
     }
@@ -263,12 +264,15 @@ impl ChildEnd {
         }
     }
 
-    /// The parent's next message, which must be `tag`.
+    /// The parent's next message, which must be `tag`. A `NetFailed` the
+    /// supervisor sent for a builder that was killed after it had sent the
+    /// namespace comes after that, and is skipped.
     fn wait_for(&self, tag: u8) -> Result<(), Errno> {
         let mut m = [0u8; MSG_LEN];
         loop {
             match recv(&self.0, &mut m, RecvFlags::empty()) {
                 Ok((MSG_LEN, _)) if m[0] == tag => return Ok(()),
+                Ok((MSG_LEN, _)) if m[0] == TAG_NET_FAILED => continue,
                 Ok((0, _)) => return Err(Errno::PIPE),
                 Ok(_) => return Err(Errno::PROTO),
                 Err(Errno::INTR) => continue,
@@ -322,9 +326,12 @@ pub struct Container {
 /// and back out after it. On v1 the child joins later, itself (see
 /// [`crate::cgroup`]). In the child this never returns: it runs
 /// [`child::run`], which ends in `execve` or `exit_group`.
-pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd), Error> {
+pub fn spawn(plan: &'static Plan, chan: Channel, spread: &Spread) -> Result<(Container, ParentEnd), Error> {
     let Channel { parent, child } = chan;
-    let flags = plan.clone_flags;
+    let mut flags = plan.clone_flags;
+    if plan.network_builder && !spread.builder {
+        flags |= u64::from(k::CLONE_NEWNET);
+    }
     let exit = linux_raw_sys::general::SIGCHLD;
     let forked = match &plan.cgroup {
         None => sys::clone3(flags, exit, None),
@@ -348,7 +355,7 @@ pub fn spawn(plan: &'static Plan, chan: Channel) -> Result<(Container, ParentEnd
             // Close the parent's end at once, so that the parent's death is
             // visible to us as a hang-up on ours.
             drop(parent);
-            child::run(plan, ChildEnd(child, Cell::new(false)))
+            child::run(plan, ChildEnd(child, Cell::new(false)), spread)
         }
         Ok(sys::Forked::Parent { pid, pidfd }) => {
             drop(child);
@@ -372,34 +379,75 @@ fn clone_from_inside(
     Ok(forked)
 }
 
-/// Moves a process the supervisor has just cloned to another CPU than the
-/// supervisor's own, among those barco may use (`Plan::cpus`).
+/// How the container starts: whether the network builder makes its
+/// network namespace (as root), and on which CPUs the child and the builder
+/// start (barco's, but the one the supervisor runs on).
 ///
-/// A new process is queued on its parent's CPU, and on an idle machine
-/// another CPU may not pull it over before a scheduler tick (4 ms at
+/// A new process is queued on its parent's CPU, and on this project's VM
+/// an idle CPU did not take it over before a scheduler tick (4 ms at
 /// HZ=250). The supervisor has work left after each `clone3` (the network
-/// builder's namespace, v1 cgroups), and the new process would wait behind
-/// it. Only a hint: errors are ignored. The child puts back its affinity
-/// before the command runs ([`restore_cpus`]); the builder exits.
+/// builder's namespace, v1 cgroups), and the new process would wait
+/// behind it. But moved to a CPU that is busy, it would share that one
+/// instead, and with no CPU to spare the builder is a process more for
+/// nothing (start-up 4.1 -> 5.0 ms with a CPU hog on the other vCPU,
+/// 8.6 with the child moved onto it). So both only when fewer tasks are
+/// runnable than barco has CPUs (the fourth field of `/proc/loadavg`), or
+/// as `BARCO_SPREAD` says.
+///
+/// # References
+/// - [proc_loadavg(5)](https://man7.org/linux/man-pages/man5/proc_loadavg.5.html)
+pub struct Spread {
+    pub builder: bool,
+    pub cpus: Option<CpuSet>,
+}
+
+impl Spread {
+    pub fn decide(plan: &Plan) -> Spread {
+        let idle = plan.spread.unwrap_or_else(|| plan.cpus.as_ref().is_some_and(|cpus| one_idle(cpus.count())));
+        let cpus = plan.cpus.filter(|_| idle).map(|mut apart| {
+            apart.unset(sys::current_cpu());
+            apart
+        });
+        Spread { builder: plan.network_builder && idle, cpus: cpus.filter(|apart| apart.count() > 0) }
+    }
+}
+
+/// Whether fewer tasks are runnable than `cpus`, by `/proc/loadavg` (false
+/// without it).
+fn one_idle(cpus: u32) -> bool {
+    let mut text = [0u8; 128];
+    let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
+    let Ok(file) = rustix::fs::open(c"/proc/loadavg", flags, rustix::fs::Mode::empty()) else { return false };
+    let n = rustix::io::read(&file, &mut text).unwrap_or(0);
+    runnable(&text[..n]).is_some_and(|running| running < cpus)
+}
+
+/// The runnable tasks in `/proc/loadavg`'s text: `1` of `0.00 0.01 0.05 1/123 4567`.
+fn runnable(loadavg: &[u8]) -> Option<u32> {
+    let field = loadavg.split(|b| b.is_ascii_whitespace()).nth(3)?;
+    let running = field.split(|&b| b == b'/').next()?;
+    core::str::from_utf8(running).ok()?.parse().ok()
+}
+
+/// Moves a process the supervisor has just cloned to `apart` (from
+/// [`Spread`]). Errors are ignored: it only moves work. The child puts
+/// back barco's CPUs before the command runs ([`restore_cpus`]); the
+/// builder exits.
 ///
 /// # References
 /// - [sched_setaffinity(2)](https://man7.org/linux/man-pages/man2/sched_setaffinity.2.html)
-pub fn place_apart(plan: &Plan, pid: u32) {
-    let (Some(cpus), Some(pid)) = (&plan.cpus, Pid::from_raw(pid as i32)) else { return };
-    let here = sys::current_cpu();
-    let max = CpuSet::MAX_CPU;
-    let Some(there) = (1..max).map(|i| (here + i) % max).find(|&cpu| cpus.is_set(cpu)) else { return };
-    let mut one = CpuSet::new();
-    one.set(there);
-    let _ = sched_setaffinity(Some(pid), &one);
+pub fn place_apart(apart: Option<&CpuSet>, pid: u32) {
+    if let (Some(apart), Some(pid)) = (apart, Pid::from_raw(pid as i32)) {
+        let _ = sched_setaffinity(Some(pid), apart);
+    }
 }
 
-/// In the child: the CPUs barco was started with, which [`place_apart`]
-/// narrowed.
-pub fn restore_cpus(plan: &Plan) -> Result<(), Failure> {
-    match &plan.cpus {
-        Some(cpus) => sched_setaffinity(None, cpus).at(Stage::Affinity),
-        None => Ok(()),
+/// In the child: the CPUs barco was started with, if [`place_apart`]
+/// narrowed them.
+pub fn restore_cpus(plan: &Plan, spread: &Spread) -> Result<(), Failure> {
+    match (&plan.cpus, &spread.cpus) {
+        (Some(cpus), Some(_)) => sched_setaffinity(None, cpus).at(Stage::Affinity),
+        _ => Ok(()),
     }
 }
 
@@ -416,25 +464,30 @@ pub fn restore_cpus(plan: &Plan) -> Result<(), Failure> {
 /// so its `clone3` makes it, and the child configures it.
 ///
 /// The builder's exit status says whether it left a veth pair behind
-/// ([`PAIR_MADE`]), for the supervisor to delete after the run.
+/// ([`PAIR_MADE`]), for the supervisor to delete after the run, and whether
+/// it told the child ([`TOLD`]). If it did not (a signal killed it, or its
+/// messages failed), the supervisor tells the child in its stead: the child
+/// would otherwise wait for it forever.
 pub struct Builder {
     pidfd: OwnedFd,
     plan: &'static Plan,
     reaped: bool,
 }
 
-/// The builder's exit status when a veth pair exists.
+/// Bits of the builder's exit status: a veth pair exists; it told the
+/// child (sent it the namespace or its failure).
 const PAIR_MADE: i32 = 1;
+const TOLD: i32 = 2;
 
 impl Builder {
     /// Clones the builder. It has no exit signal, so only [`Builder::reap`]
     /// (with `__WALL`) waits for it, not the orphan reaper of barco as PID 1.
-    pub fn start(plan: &'static Plan, chan: &ParentEnd) -> Result<Builder, Error> {
+    pub fn start(plan: &'static Plan, chan: &ParentEnd, apart: Option<&CpuSet>) -> Result<Builder, Error> {
         let supervisor = getpid();
         match sys::clone3(u64::from(k::CLONE_NEWNET) | k::CLONE_CLEAR_SIGHAND, 0, None) {
             Ok(Forked::Child) => build(plan, chan, supervisor),
             Ok(Forked::Parent { pidfd, pid }) => {
-                place_apart(plan, pid);
+                place_apart(apart, pid);
                 Ok(Builder { pidfd, plan, reaped: false })
             }
             Err(e) => Err(Error::os(Stage::Network, "making its namespace", e)),
@@ -446,13 +499,26 @@ impl Builder {
         (!self.reaped).then_some(&self.pidfd)
     }
 
-    /// Waits for the builder to exit and records whether it left a veth
-    /// pair. An error if a signal killed it: it may not have told the child,
-    /// which would then wait for it forever.
-    pub fn reap(&mut self) -> Result<(), Error> {
-        if self.reaped {
+    /// Reaps the builder while the child may still be waiting for it: if
+    /// it did not tell the child, tell it now that the builder failed. (If
+    /// it was killed after it sent the namespace, the child has that first,
+    /// and skips this.) EPIPE means the child's end is closed: it has
+    /// exec'd or died, and waits for nothing. Any other error means the
+    /// child may wait forever: the caller stops it.
+    pub fn reap(&mut self, chan: &ParentEnd) -> Result<(), Error> {
+        if self.reaped || self.wait().is_some_and(|code| code & TOLD != 0) {
             return Ok(());
         }
+        let index = self.plan.network.past(Past::Untold);
+        match chan.net_failed(Failure { stage: Stage::Network, index, errno: 0 }) {
+            Ok(()) | Err(Errno::PIPE) => Ok(()),
+            Err(_) => Err(Error::step(Stage::Network, net::UNTOLD)),
+        }
+    }
+
+    /// Waits for the builder's exit and records whether it left a veth
+    /// pair. Its exit code; `None` if a signal killed it.
+    fn wait(&mut self) -> Option<i32> {
         let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
         let code = loop {
             match waitid(WaitId::PidFd(self.pidfd.as_fd()), all) {
@@ -462,20 +528,22 @@ impl Builder {
             }
         };
         self.reaped = true;
-        if let Some(veth) = &self.plan.network.veth {
-            veth.set_made(code == Some(PAIR_MADE));
+        if let (Some(veth), Some(code)) = (&self.plan.network.veth, code) {
+            if code & PAIR_MADE != 0 {
+                veth.mark_made();
+            }
         }
-        match code {
-            Some(_) => Ok(()),
-            None => Err(Error::step(Stage::Network, "its builder was killed before it finished")),
-        }
+        code
     }
 }
 
 /// Every path out of a run reaps the builder, and so learns about the pair.
+/// (Those that leave early have stopped the child.)
 impl Drop for Builder {
     fn drop(&mut self) {
-        let _ = self.reap();
+        if !self.reaped {
+            self.wait();
+        }
     }
 }
 
@@ -484,12 +552,13 @@ impl Drop for Builder {
 /// it leaves with `exit_group`.
 fn build(plan: &'static Plan, chan: &ParentEnd, supervisor: Pid) -> ! {
     let outcome = build_steps(plan, chan, supervisor);
-    if let Err(failure) = outcome {
-        // The child reports it as its own; if the child is gone, so is
-        // the run.
-        let _ = chan.net_failed(failure);
-    }
-    sys::exit_group(if plan.network.pair_made(outcome) { PAIR_MADE } else { 0 })
+    // A failure is the child's to report, as its own.
+    let told = match outcome {
+        Ok(()) => true,
+        Err(failure) => chan.net_failed(failure).is_ok(),
+    };
+    let made = if plan.network.pair_made(outcome) { PAIR_MADE } else { 0 };
+    sys::exit_group(made | if told { TOLD } else { 0 })
 }
 
 fn build_steps(plan: &Plan, chan: &ParentEnd, supervisor: Pid) -> Result<(), Failure> {
@@ -563,8 +632,23 @@ mod tests {
         // A NetReady without its descriptor is a protocol error.
         p.tell(TAG_NET_READY).unwrap();
         assert_eq!(c.wait_net().unwrap_err(), Errno::PROTO);
+        // The supervisor's NetFailed for a builder killed after it had sent
+        // the namespace: the child has moved on, and skips it.
+        p.net_failed(f).unwrap();
+        p.cgroup_ready().unwrap();
+        c.wait_cgroup().unwrap();
         drop(p);
         assert_eq!(c.wait_net().unwrap_err(), Errno::PIPE);
+    }
+
+    #[test]
+    fn runnable_tasks_from_loadavg() {
+        assert_eq!(runnable(b"0.00 0.01 0.05 1/123 4567\n"), Some(1));
+        assert_eq!(runnable(b"1.52 0.90 0.41 12/1024 99"), Some(12));
+        assert_eq!(runnable(b"0.00 0.01 0.05"), None);
+        assert_eq!(runnable(b"0.00 0.01 0.05 x/1 2"), None);
+        let now = std::fs::read("/proc/loadavg").unwrap();
+        assert!(runnable(&now).is_some_and(|n| n >= 1), "this test is running");
     }
 
     #[test]

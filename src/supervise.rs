@@ -9,7 +9,7 @@ use crate::cgroup::Cgroup;
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
-use crate::spawn::{self, Builder, Channel, Container, ParentEnd, ToParent};
+use crate::spawn::{self, Builder, Channel, Container, ParentEnd, Spread, ToParent};
 use crate::sys::{self, SigSet, SignalfdSiginfo};
 use core::ffi::CStr;
 use linux_raw_sys::general as k;
@@ -77,7 +77,10 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
     info!("initializing container...");
     sys::alloc::seal();
     log::stage("clone3");
-    let outcome = spawn::spawn(plan, chan).and_then(|(container, chan)| {
+    // The network builder or not, and where to start the child and the
+    // builder: see `spawn::Spread`.
+    let spread = Spread::decide(plan);
+    let outcome = spawn::spawn(plan, chan, &spread).and_then(|(container, chan)| {
         debug!("container's pid on the host is {}", container.pid);
         let stop = |e| {
             let _ = pidfd_send_signal(&container.pidfd, Signal::KILL);
@@ -86,9 +89,9 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
         };
         // The network builder first: its namespace takes longest. (Dropped,
         // it is reaped, on every path.)
-        spawn::place_apart(plan, container.pid);
-        let mut builder = match plan.network_builder {
-            true => match Builder::start(plan, &chan) {
+        spawn::place_apart(spread.cpus.as_ref(), container.pid);
+        let mut builder = match spread.builder {
+            true => match Builder::start(plan, &chan, spread.cpus.as_ref()) {
                 Ok(builder) => Some(builder),
                 Err(e) => return stop(e),
             },
@@ -171,8 +174,7 @@ fn supervise(
         let (exited, signalled, message, built) = (ready(0), ready(1), setting_up && ready(2), ready(3));
 
         if let (true, Some(b)) = (built, builder.as_deref_mut()) {
-            if let Err(e) = b.reap() {
-                // Killed before it told the child, perhaps: stop the run.
+            if let Err(e) = b.reap(chan) {
                 let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
                 builder_failed = Some(e);
             }
@@ -184,6 +186,7 @@ fn supervise(
                     // The veth pair exists by now: the child joined the
                     // namespace the builder made it in.
                     if let Some(veth) = &plan.network.veth {
+                        veth.mark_made();
                         veth.set_up_host_end()?;
                     }
                     write_maps(plan, c.pid)?;
@@ -193,11 +196,13 @@ fn supervise(
                 Ok(Some(ToParent::Failed(f))) => failure = Some(f),
                 Ok(None) | Err(_) => {
                     setting_up = false;
-                    // The child joined the builder's namespace first, so the
-                    // builder is exiting, if not gone: no zombie while the
-                    // container runs. (A failure it had is the child's.)
+                    // The child has exec'd or died. If it exec'd, it joined
+                    // the builder's namespace, so the builder is exiting if
+                    // not gone: no zombie while the container runs. (If it
+                    // died, the builder may still be at work, for at most
+                    // its netlink timeouts.)
                     if let Some(b) = builder.as_deref_mut() {
-                        let _ = b.reap();
+                        let _ = b.reap(chan);
                     }
                     log::stage("exec seen");
                     if failure.is_none() {

@@ -233,7 +233,7 @@ fn the_command_gets_every_cpu_barco_had() {
     assert!(several || std::env::var_os("CI").is_none(), "CI has 2 cores; this machine gives the tests {ours}");
     for init in [&[][..], &["--init"]] {
         let script = "cat /proc/1/status; echo ---; cat /proc/self/status";
-        let out = barco(init.iter().copied().chain(["sh", "-c", script])).run().ok();
+        let out = barco(init.iter().copied().chain(["sh", "-c", script])).env("BARCO_SPREAD", "1").run().ok();
         let (one, this) = out.stdout.split_once("---").unwrap();
         assert_eq!((cpus_allowed(one), cpus_allowed(this)), (ours, ours), "with {init:?}");
     }
@@ -252,7 +252,7 @@ fn barco_started_with_sigchld_ignored_still_gets_the_status() {
 fn barco_has_one_child_while_the_container_runs() {
     // As root, the network builder is a second child during setup; it is
     // reaped by the time the command runs.
-    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).env("BARCO_SPREAD", "1").spawn();
     assert_eq!(read_line(&mut child), "ready");
     let kids = children(child.id());
     // Stop the run before judging it, so that a failure leaves nothing.

@@ -51,17 +51,84 @@ impl Drop for Killed {
     }
 }
 
+/// `barco true` under strace's fault injection (`-e inject=...`), in
+/// `timeout`: a hang is a failure, not a stuck test.
+fn injected(faults: &[&str]) -> harness::Run {
+    let mut args = vec!["20", "strace", "-f", "-o", "/dev/null"];
+    for fault in faults {
+        args.extend(["-e", fault]);
+    }
+    barco(["true"]).env("BARCO_SPREAD", "1").wrapped("timeout", &args)
+}
+
 #[test]
-fn a_network_builder_killed_before_it_hands_over_ends_the_run() {
-    // The child waits for the builder's namespace; if the builder dies
-    // without sending it, the supervisor must see that and stop the run,
-    // not wait with the child forever. strace kills the builder at its only
-    // sendmsg(2), the hand-over; `timeout` turns a hang into a failure.
-    let out = barco(["true"])
-        .wrapped("timeout", &["20", "strace", "-f", "-o", "/dev/null", "-e", "inject=sendmsg:signal=SIGKILL"])
-        .run()
-        .code(125);
-    assert_eq!(out.stderr, "barco: setting up the network: its builder was killed before it finished\n");
+fn a_network_builder_that_fails_to_hand_over_is_reported_not_waited_for() {
+    // The child waits for the builder's namespace; the builder's only
+    // sendmsg(2) is the hand-over. Refused, the builder tells the child,
+    // which reports it.
+    let out = injected(&["inject=sendmsg:error=ENOBUFS"]).run().code(125);
+    let line = "barco: setting up the network: handing its namespace to the container: No buffer space available\n";
+    assert_eq!(out.stderr, line);
+    // Killed there, it tells nobody: the supervisor sees it go and tells
+    // the child in its stead.
+    let out = injected(&["inject=sendmsg:signal=SIGKILL"]).run().code(125);
+    assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
+    // Its failure refused too (its send(2) after the netlink batch's), it
+    // exits without telling: the same. So is the supervisor's message
+    // (strace counts per process), so it stops the child itself.
+    let out = injected(&["inject=sendmsg:error=ENOBUFS", "inject=sendto:error=ENOBUFS:when=2+"]).run().code(125);
+    assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
+}
+
+#[test]
+fn a_network_builder_that_exits_late_is_reaped_while_the_container_runs() {
+    // Once the child has exec'd, the supervisor waits for the builder to
+    // exit (it has sent the namespace): barco has one child while the
+    // container runs, even when the builder's exit lags. strace delays every
+    // exit_group(2) by 300 ms, the builder's too.
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"])
+        .env("BARCO_SPREAD", "1")
+        .wrapped("strace", &["-f", "-o", "/dev/null", "-e", "inject=exit_group:delay_enter=300000"])
+        .spawn();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let strace = child.id();
+    let barco = harness::children(strace)[0];
+    let one_child = || harness::children(barco).len() == 1;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !one_child() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kids = harness::children(barco);
+    for &pid in &kids {
+        harness::kill(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.wait();
+    assert_eq!(kids.len(), 1, "barco's children 5 s after the container started: {kids:?}");
+}
+
+#[test]
+fn without_the_builder_the_child_configures_the_namespace_clone3_made() {
+    // BARCO_SPREAD=0, as when no CPU is idle: the root path of old, with
+    // CLONE_NEWNET in the container's clone3. The same network results.
+    let script = "ip -o link | cut -d: -f2; ip link show lo | grep -c ',UP'; cat /proc/sys/net/ipv4/ping_group_range";
+    let out = barco(["sh", "-c", script]).env("BARCO_SPREAD", "0").run().ok();
+    assert_eq!(out.lines()[..2], [" lo", "1"], "{out:#?}");
+    let args =
+        ["--net", "veth", "--ip", "10.249.11.1/30", "--name", "no-builder", "--", "ip", "-o", "-4", "addr", "show"];
+    let out = barco(args).env("BARCO_SPREAD", "0").run().ok();
+    assert!(out.stdout.contains("eth0    inet 10.249.11.2/30"), "{out:#?}");
+    assert!(!link_exists("bc-no-builder"));
+    // One clone3 with CLONE_NEWNET either way: the container's, or the
+    // builder's beside it.
+    for (spread, clones) in [("0", 1), ("1", 2)] {
+        let trace = ["-f", "-qq", "-e", "trace=clone3", "-o", "/dev/stderr"];
+        let out = barco(["true"]).env("BARCO_SPREAD", spread).wrapped("strace", &trace).run().ok();
+        let calls: Vec<&str> = out.stderr.lines().filter(|l| l.contains("clone3(")).collect();
+        assert_eq!(calls.len(), clones, "BARCO_SPREAD={spread}: {calls:#?}");
+        assert_eq!(calls.iter().filter(|l| l.contains("CLONE_NEWNET")).count(), 1, "{calls:#?}");
+    }
 }
 
 #[test]
@@ -259,6 +326,7 @@ fn veth_errors() {
     std::fs::write(r.join("dev"), "not a directory").unwrap();
     for _ in 0..5 {
         bare(["-m", r.to_str().unwrap(), "--net", "veth", "--name", "early-fail", "true"])
+            .env("BARCO_SPREAD", "1")
             .run()
             .code(125)
             .error_line("refusing a symlink in the rootfs: /dev: Not a directory");

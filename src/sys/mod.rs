@@ -541,22 +541,16 @@ pub fn send_with_fd(socket: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) ->
 }
 
 /// `recvmsg(2)` into `buf`, with MSG_CMSG_CLOEXEC: the byte count, and the
-/// descriptor that came with the message as SCM_RIGHTS, if one did. A
-/// sender's extra descriptors do not fit and the kernel closes them
-/// (MSG_CTRUNC).
+/// descriptor that came with the message as SCM_RIGHTS, if one did. The
+/// control buffer is offered as `CMSG_LEN(sizeof(int))`, room for exactly
+/// one descriptor: the kernel closes a sender's extra ones (MSG_CTRUNC).
+/// (With the 24 bytes of `CMSG_SPACE`, a second would fit, and leak.)
 pub fn recv_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Errno> {
     const MSG_CMSG_CLOEXEC: usize = 0x4000_0000;
     let iov = IoVec { base: buf.as_mut_ptr(), len: buf.len() };
     let mut cmsg = FdCmsg { len: 0, level: 0, kind: 0, fd: -1, _pad: 0 };
-    let mut msg = MsgHdr {
-        name: 0,
-        namelen: 0,
-        iov: &iov,
-        iovlen: 1,
-        control: &mut cmsg,
-        controllen: core::mem::size_of::<FdCmsg>(),
-        flags: 0,
-    };
+    let mut msg =
+        MsgHdr { name: 0, namelen: 0, iov: &iov, iovlen: 1, control: &mut cmsg, controllen: FD_CMSG_LEN, flags: 0 };
     // SAFETY: `msg` and what it points at are valid and outlive the call;
     // the kernel writes at most `buf.len()` bytes to `buf`, at most
     // `controllen` to `cmsg`, and updates `msg`.
