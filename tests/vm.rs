@@ -168,7 +168,14 @@ fn loopback_is_up_in_the_vm() {
 
 #[test]
 fn veth_in_the_vm() {
-    let names = ["net-veth", "net-veth-gone", "net-veth-from-host"];
+    let names = [
+        "net-veth",
+        "net-veth-gone",
+        "net-veth-from-host",
+        "net-builder-lo",
+        "net-builder-veth",
+        "net-builder-veth-gone",
+    ];
     assert_all(suite(), "initramfs", &["net-veth-no-driver"]);
     assert_all(suite(), "initramfs", &names);
     assert_all(suite(), "tmpfs", &names);

@@ -120,6 +120,14 @@ kill -KILL "$(child_of $bp)"
 wait $bp
 [ "$out" = "ping: echo reply from ${inside%/*}" ] && [ "$linked" = yes ] && [ ! -e /sys/class/net/bc-vm2 ] &&
     pass net-veth-from-host || fail net-veth-from-host "'$out' linked=$linked $(tr '\n' '|' </tmp/vout)"
+# The network builder (src/spawn.rs), which barco uses only with an idle
+# CPU to spare, and this VM has one CPU: forced, on cgroup v2.
+export BARCO_SPREAD=1
+expect net-builder-lo 0 "lo 1" -m $R -- sh -c 'echo $(ip -o link | cut -d: -f2) $(ip link show lo | grep -c ",UP")'
+expect net-builder-veth 0 "$(printf '10.249.7.6/30\nping: echo reply from 10.249.7.5')" \
+    -m $R --net veth --ip 10.249.7.5/30 --name vmb -- sh -c "ip -o -4 addr show eth0 | awk '{print \$4}'; probe ping 10.249.7.5"
+[ -e /sys/class/net/bc-vmb ] && fail net-builder-veth-gone "bc-vmb outlived barco" || pass net-builder-veth-gone
+unset BARCO_SPREAD
 
 # The seed's own command line, with the initramfs itself as the rootfs.
 out=$(echo 'echo i am a container; hostname; echo $$' | "$B" -u 0 -m / -c /bin/sh -a sh 2>/tmp/err)
