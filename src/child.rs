@@ -120,8 +120,9 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // The network namespace (unless --net host), with lo up, and with --net
     // veth, eth0 made and configured. It comes after the mounts above so
     // that, as root, barco's network builder can make it meanwhile: join
-    // it. Rootless, clone3 made it, in the container's user namespace:
-    // configure it here.
+    // it. Without the builder (rootless, where clone3 made it inside the
+    // container's user namespace, or with no CPU to spare), configure the
+    // one clone3 made.
     network(plan, chan, spread.builder)?;
     log::stage("network");
     // sysfs shows the network namespace of whoever mounts it.

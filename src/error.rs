@@ -130,6 +130,12 @@ impl Stage {
         Stage::HeapAudit,
     ];
 
+    /// Whether the child reaches this stage after its network step: the
+    /// child's steps are declared in the order `child::setup` runs them.
+    pub fn after_network(self) -> bool {
+        self as u16 > Stage::Network as u16
+    }
+
     pub fn from_u16(n: u16) -> Option<Stage> {
         Stage::ALL.iter().copied().find(|s| *s as u16 == n)
     }
@@ -348,6 +354,16 @@ fn message(n: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_network_step_comes_after_the_mounts_and_before_sys_and_pivot_root() {
+        for before in [Stage::Hostname, Stage::MakePrivate, Stage::MountProc, Stage::MountDev, Stage::EtcFile] {
+            assert!(!before.after_network(), "{before:?}");
+        }
+        for after in [Stage::MountSys, Stage::JoinCgroup, Stage::PivotRoot, Stage::UnshareUser, Stage::Exec] {
+            assert!(after.after_network(), "{after:?}");
+        }
+    }
 
     #[test]
     fn stage_numbers_round_trip() {

@@ -7,8 +7,8 @@
 //! crate.
 //!
 //! - **The network builder** (`spawn::Builder`: real root in the new
-//!   namespace, which it hands to the child) or, rootless, the child sends
-//!   one batch: `lo` up, and for veth the pair (`eth0` here, its peer made
+//!   namespace, which it hands to the child) or, when barco does without
+//!   it (rootless, or with no CPU to spare), the child sends one batch: `lo` up, and for veth the pair (`eth0` here, its peer made
 //!   straight in the host's namespace through `IFLA_NET_NS_FD`), eth0's
 //!   address, eth0 up, and the default route via the host end. Each
 //!   message is acked; the first error is reported.
@@ -17,10 +17,12 @@
 //!   over a network namespace owned by the host's user namespace).
 //! - **The supervisor** gives the host end its address and brings it up when
 //!   the child asks for its id maps (the pair exists by then), and deletes
-//!   it after the container's end (if the builder's exit status says it
-//!   made it, or the child joined its namespace: a failed create means the
-//!   name is someone else's). A builder killed by a signal before the
-//!   child joined leaves barco not knowing, and its pair to the kernel. The kernel would delete it too, with the
+//!   it after the container's end, if the pair is known to be barco's: the
+//!   builder's exit status says so, or the child got past its network
+//!   step (its request for the maps, or a failure after the step; a failed
+//!   create means the name is someone else's). A builder killed by a signal
+//!   after it made the pair, with a child that then fails before asking for
+//!   its maps, leaves barco not knowing, and its pair to the kernel. The kernel would delete it too, with the
 //!   namespace, but namespace teardown is deferred to a workqueue: deleting
 //!   it ourselves means it is gone when barco exits.
 //! - **Addresses.** `--ip HOST/PREFIX` gives the host end HOST and the
@@ -292,7 +294,7 @@ impl Network {
     }
 
     /// In the new namespace's first process (barco's network builder, or
-    /// the rootless child): sends the batch on `fd`, a socket from
+    /// the child without one): sends the batch on `fd`, a socket from
     /// [`socket`], checks every ack, and opens ping_group_range. No heap.
     pub fn configure(&self, fd: &OwnedFd) -> Result<(), Failure> {
         send(fd, &self.requests, SendFlags::empty()).at(Stage::Network)?;
@@ -388,7 +390,7 @@ impl Veth {
     }
 
     /// The pair exists: barco's network builder said so as it ended (see
-    /// [`Network::pair_made`]), or the child joined the namespace it made.
+    /// [`Network::pair_made`]), or the child got past its network step.
     pub fn mark_made(&self) {
         self.made.set(true);
     }

@@ -8,7 +8,9 @@
 //!    [`NetReady`](ChildEnd::wait_net), with the configured network
 //!    namespace as SCM_RIGHTS, or `NetFailed`, with the step it failed at,
 //!    which the child reports as its own. The builder writes on its copy of
-//!    the parent's end, so this may come before or after step 3.
+//!    the parent's end, so this may come before or after step 3. If the
+//!    builder ends without telling the child, the supervisor sends the
+//!    `NetFailed` for it (a child that already has the namespace skips it).
 //! 2. child → parent: [`ToParent::MapsPlease`] once it has unshared its user
 //!    namespace; parent → child: [`MapsWritten`](ChildEnd::wait_maps) after
 //!    writing `uid_map` and `gid_map`.
@@ -419,7 +421,14 @@ fn one_idle(cpus: u32) -> bool {
     let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
     let Ok(file) = rustix::fs::open(c"/proc/loadavg", flags, rustix::fs::Mode::empty()) else { return false };
     let n = rustix::io::read(&file, &mut text).unwrap_or(0);
-    runnable(&text[..n]).is_some_and(|running| running < cpus)
+    runnable(&text[..n]).is_some_and(|running| idle(running, cpus))
+}
+
+/// With `running` tasks runnable (barco's supervisor among them), one of
+/// barco's `cpus` is idle. (The count is the whole machine's, so under a
+/// cpuset on a busy large host this says no more often than it should.)
+fn idle(running: u32, cpus: u32) -> bool {
+    running < cpus
 }
 
 /// The runnable tasks in `/proc/loadavg`'s text: `1` of `0.00 0.01 0.05 1/123 4567`.
@@ -480,7 +489,7 @@ const PAIR_MADE: i32 = 1;
 const TOLD: i32 = 2;
 
 impl Builder {
-    /// Clones the builder. It has no exit signal, so only [`Builder::reap`]
+    /// Clones the builder. It has no exit signal, so only `Builder::wait`
     /// (with `__WALL`) waits for it, not the orphan reaper of barco as PID 1.
     pub fn start(plan: &'static Plan, chan: &ParentEnd, apart: Option<&CpuSet>) -> Result<Builder, Error> {
         let supervisor = getpid();
@@ -502,16 +511,17 @@ impl Builder {
     /// Reaps the builder while the child may still be waiting for it: if
     /// it did not tell the child, tell it now that the builder failed. (If
     /// it was killed after it sent the namespace, the child has that first,
-    /// and skips this.) EPIPE means the child's end is closed: it has
-    /// exec'd or died, and waits for nothing. Any other error means the
-    /// child may wait forever: the caller stops it.
+    /// and skips this.) EPIPE, or ECONNRESET once if it left messages
+    /// unread, means the child's end is closed: it has exec'd or died, and
+    /// waits for nothing. Any other error means the child may wait forever:
+    /// the caller stops it.
     pub fn reap(&mut self, chan: &ParentEnd) -> Result<(), Error> {
         if self.reaped || self.wait().is_some_and(|code| code & TOLD != 0) {
             return Ok(());
         }
         let index = self.plan.network.past(Past::Untold);
         match chan.net_failed(Failure { stage: Stage::Network, index, errno: 0 }) {
-            Ok(()) | Err(Errno::PIPE) => Ok(()),
+            Ok(()) | Err(Errno::PIPE | Errno::CONNRESET) => Ok(()),
             Err(_) => Err(Error::step(Stage::Network, net::UNTOLD)),
         }
     }
@@ -538,7 +548,6 @@ impl Builder {
 }
 
 /// Every path out of a run reaps the builder, and so learns about the pair.
-/// (Those that leave early have stopped the child.)
 impl Drop for Builder {
     fn drop(&mut self) {
         if !self.reaped {
@@ -639,6 +648,34 @@ mod tests {
         c.wait_cgroup().unwrap();
         drop(p);
         assert_eq!(c.wait_net().unwrap_err(), Errno::PIPE);
+    }
+
+    #[test]
+    fn a_cpu_is_idle_only_with_fewer_runnable_tasks_than_cpus() {
+        assert!(idle(1, 2));
+        assert!(!idle(2, 2), "barco and one other task on two CPUs");
+        assert!(!idle(3, 2));
+        assert!(idle(3, 4));
+    }
+
+    #[test]
+    fn a_second_descriptor_is_refused_not_leaked() {
+        use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage};
+        let Channel { parent, child } = Channel::new().unwrap();
+        let (a, b) = (rustix::fs::open(c"/", rustix::fs::OFlags::PATH, rustix::fs::Mode::empty()).unwrap(), parent);
+        let fds = [a.as_fd(), b.as_fd()];
+        let mut space = [core::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        let m = [TAG_NET_READY; MSG_LEN];
+        sendmsg(&b, &[rustix::io::IoSlice::new(&m)], &mut control, SendFlags::empty()).unwrap();
+        let mut buf = [0u8; MSG_LEN];
+        let (n, fd) = sys::recv_with_fd(child.as_fd(), &mut buf).unwrap();
+        assert_eq!((n, fd.is_some()), (MSG_LEN, true));
+        // The second was `b` itself: had it been installed too, its socket
+        // would outlive this drop, and `child` would see no hang-up.
+        drop(b);
+        assert!(!ChildEnd(child, Cell::new(false)).parent_alive(), "the second descriptor leaked");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::cgroup::Cgroup;
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
-use crate::spawn::{self, Builder, Channel, Container, ParentEnd, Spread, ToParent};
+use crate::spawn::{self, Builder, Channel, Container, Failure, ParentEnd, Spread, ToParent};
 use crate::sys::{self, SigSet, SignalfdSiginfo};
 use core::ffi::CStr;
 use linux_raw_sys::general as k;
@@ -183,8 +183,8 @@ fn supervise(
         if message {
             match chan.next() {
                 Ok(Some(ToParent::MapsPlease)) => {
-                    // The veth pair exists by now: the child joined the
-                    // namespace the builder made it in.
+                    // The veth pair exists by now: the child is past its
+                    // network step.
                     if let Some(veth) = &plan.network.veth {
                         veth.mark_made();
                         veth.set_up_host_end()?;
@@ -193,7 +193,7 @@ fn supervise(
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                     log::stage("maps written");
                 }
-                Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+                Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, builder.is_some(), f)),
                 Ok(None) | Err(_) => {
                     setting_up = false;
                     // The child has exec'd or died. If it exec'd, it joined
@@ -231,7 +231,7 @@ fn supervise(
     // The child reports a failure just before exiting; drain what is left.
     while setting_up {
         match chan.next() {
-            Ok(Some(ToParent::Failed(f))) => failure = Some(f),
+            Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, builder.is_some(), f)),
             Ok(Some(ToParent::MapsPlease)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }
@@ -329,6 +329,18 @@ fn wait(c: &Container) -> Result<i32, Error> {
             Err(e) => return Err(Error::os(Stage::Wait, "", e)),
         }
     }
+}
+
+/// A failure the child reported. Without the network builder, the child
+/// made the veth pair itself: if it failed after that, the pair is barco's
+/// to delete. (With the builder, the builder's exit status says.)
+fn child_failed(plan: &Plan, builder: bool, f: Failure) -> Failure {
+    if let (Some(veth), false) = (&plan.network.veth, builder) {
+        if f.stage.after_network() || plan.network.pair_made(Err(f)) {
+            veth.mark_made();
+        }
+    }
+    f
 }
 
 /// An exit status as a shell reports it: the exit code, or 128+N for

@@ -73,10 +73,10 @@ fn a_network_builder_that_fails_to_hand_over_is_reported_not_waited_for() {
     // the child in its stead.
     let out = injected(&["inject=sendmsg:signal=SIGKILL"]).run().code(125);
     assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
-    // Its failure refused too (its send(2) after the netlink batch's), it
-    // exits without telling: the same. So is the supervisor's message
-    // (strace counts per process), so it stops the child itself.
-    let out = injected(&["inject=sendmsg:error=ENOBUFS", "inject=sendto:error=ENOBUFS:when=2+"]).run().code(125);
+    // Every send(2) refused too (the builder's netlink batch first), it
+    // exits without telling: the same. So is the supervisor's message, so
+    // it stops the child itself.
+    let out = injected(&["inject=sendmsg:error=ENOBUFS", "inject=sendto:error=ENOBUFS"]).run().code(125);
     assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
 }
 
@@ -128,6 +128,31 @@ fn without_the_builder_the_child_configures_the_namespace_clone3_made() {
         let calls: Vec<&str> = out.stderr.lines().filter(|l| l.contains("clone3(")).collect();
         assert_eq!(calls.len(), clones, "BARCO_SPREAD={spread}: {calls:#?}");
         assert_eq!(calls.iter().filter(|l| l.contains("CLONE_NEWNET")).count(), 1, "{calls:#?}");
+    }
+}
+
+#[test]
+fn without_the_builder_a_run_failing_after_the_pair_leaves_no_link() {
+    // BARCO_SPREAD=0: the child makes the pair itself; failing at its
+    // network step's end, or after the step, the pair is barco's to delete.
+    let cases: [(&[&str], &str, &str); 2] = [
+        (
+            &["-P", "/proc/sys/net/ipv4/ping_group_range", "-e", "inject=open,openat:error=EACCES"],
+            "pg0",
+            "setting up the network: opening net.ipv4.ping_group_range: Permission denied",
+        ),
+        (&["-e", "inject=pivot_root:error=EINVAL"], "pr0", "pivot_root into "),
+    ];
+    for (faults, name, line) in cases {
+        let mut args = vec!["20", "strace", "-f", "-o", "/dev/null"];
+        args.extend(faults);
+        barco(["--net", "veth", "--name", name, "true"])
+            .env("BARCO_SPREAD", "0")
+            .wrapped("timeout", &args)
+            .run()
+            .code(125)
+            .error_line(line);
+        assert!(!link_exists(&format!("bc-{name}")), "bc-{name} outlived barco");
     }
 }
 
