@@ -22,7 +22,8 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// A step of a container's life. The child reports failures by number, so
 /// the discriminants are part of the parent↔child protocol. The child's
-/// steps are declared in the order `child::setup` first reaches them.
+/// steps are declared in the order `child::setup` first reaches them
+/// ([`Stage::after`] relies on it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum Stage {
@@ -130,10 +131,10 @@ impl Stage {
         Stage::HeapAudit,
     ];
 
-    /// Whether the child reaches this stage after its network step: the
-    /// child's steps are declared in the order `child::setup` runs them.
-    pub fn after_network(self) -> bool {
-        self as u16 > Stage::Network as u16
+    /// Whether the child reaches this stage after `other`: the child's steps
+    /// are declared in the order `child::setup` runs them.
+    pub fn after(self, other: Stage) -> bool {
+        self as u16 > other as u16
     }
 
     pub fn from_u16(n: u16) -> Option<Stage> {
@@ -358,10 +359,10 @@ mod tests {
     #[test]
     fn the_network_step_comes_after_the_mounts_and_before_sys_and_pivot_root() {
         for before in [Stage::Hostname, Stage::MakePrivate, Stage::MountProc, Stage::MountDev, Stage::EtcFile] {
-            assert!(!before.after_network(), "{before:?}");
+            assert!(!before.after(Stage::Network), "{before:?}");
         }
         for after in [Stage::MountSys, Stage::JoinCgroup, Stage::PivotRoot, Stage::UnshareUser, Stage::Exec] {
-            assert!(after.after_network(), "{after:?}");
+            assert!(after.after(Stage::Network), "{after:?}");
         }
     }
 

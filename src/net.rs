@@ -8,10 +8,11 @@
 //!
 //! - **The network builder** (`spawn::Builder`: real root in the new
 //!   namespace, which it hands to the child) or, when barco does without
-//!   it (rootless, or with no CPU to spare), the child sends one batch: `lo` up, and for veth the pair (`eth0` here, its peer made
-//!   straight in the host's namespace through `IFLA_NET_NS_FD`), eth0's
-//!   address, eth0 up, and the default route via the host end. Each
-//!   message is acked; the first error is reported.
+//!   it (rootless, or with no CPU to spare), the child sends one batch:
+//!   `lo` up, and for veth the pair (`eth0` here, its peer made straight
+//!   in the host's namespace through `IFLA_NET_NS_FD`), eth0's address,
+//!   eth0 up, and the default route via the host end. Each message is
+//!   acked; the first error is reported.
 //!   It also opens `net.ipv4.ping_group_range`, as docker does, so that
 //!   `ping` works for container root without CAP_NET_RAW (which it lacks
 //!   over a network namespace owned by the host's user namespace).
@@ -22,7 +23,8 @@
 //!   step (its request for the maps, or a failure after the step; a failed
 //!   create means the name is someone else's). A builder killed by a signal
 //!   after it made the pair, with a child that then fails before asking for
-//!   its maps, leaves barco not knowing, and its pair to the kernel. The kernel would delete it too, with the
+//!   its maps, leaves barco not knowing, and its pair to the kernel. The
+//!   kernel would delete it too, with the
 //!   namespace, but namespace teardown is deferred to a workqueue: deleting
 //!   it ourselves means it is gone when barco exits.
 //! - **Addresses.** `--ip HOST/PREFIX` gives the host end HOST and the
@@ -328,16 +330,29 @@ impl Network {
         }
     }
 
-    /// Whether a network builder that ended with `outcome` leaves a veth
-    /// pair behind for barco to delete: request 2 made it, so a failure at
-    /// a later request or step (or the builder's heap audit, at its end)
-    /// means it exists.
+    /// Whether a network step that ended with `outcome` (the builder's, or
+    /// the child's) leaves a veth pair behind for barco to delete: request
+    /// 2 made it, so a failure at a later request or step (or the builder's
+    /// heap audit, at its end) means it exists. Not the supervisor's
+    /// [`Past::Untold`]: a builder that said nothing may not have made it.
     pub fn pair_made(&self, outcome: Result<(), Failure>) -> bool {
         self.veth.is_some()
             && match outcome {
                 Ok(()) => true,
-                Err(f) => (f.stage == Stage::Network && f.index >= 2) || f.stage == Stage::HeapAudit,
+                Err(f) if f.stage == Stage::Network => f.index >= 2 && f.index != self.past(Past::Untold),
+                Err(f) => f.stage == Stage::HeapAudit,
             }
+    }
+
+    /// The child reported `f`: if it came after the child's network step
+    /// (or in it, after the pair's request), the pair exists and is barco's
+    /// to delete. With the builder, its exit status says so too.
+    pub fn child_failed(&self, f: Failure) {
+        if let Some(veth) = &self.veth {
+            if f.stage.after(Stage::Network) || self.pair_made(Err(f)) {
+                veth.mark_made();
+            }
+        }
     }
 }
 
@@ -674,6 +689,7 @@ mod tests {
         assert!(veth.pair_made(Err(veth.failure(Past::HandOver, Errno::PIPE))), "the child is gone");
         assert!(!veth.pair_made(at(Stage::DeathSignal, 0)));
         assert!(!veth.pair_made(at(Stage::ParentGone, 0)));
+        assert!(!veth.pair_made(Err(Failure { stage: Stage::Network, index: veth.past(Past::Untold), errno: 0 })));
         assert!(veth.pair_made(at(Stage::HeapAudit, 1)), "audited after configuring");
     }
 

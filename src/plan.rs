@@ -424,11 +424,12 @@ impl Plan {
         if network_builder {
             clone_flags &= !(k::CLONE_NEWNET as u64);
         }
-        let cpus = match network_builder || cgroup.as_ref().is_some_and(Cgroup::joined_by_child) {
+        let v1_cgroup = cgroup.as_ref().is_some_and(Cgroup::joined_by_child);
+        let cpus = match network_builder || v1_cgroup {
             true => rustix::thread::sched_getaffinity(None).ok().filter(|cpus| cpus.count() > 1),
             false => None,
         };
-        if cgroup.as_ref().is_some_and(Cgroup::joined_by_child) {
+        if v1_cgroup {
             // The cgroup namespace is rooted where its creator is: the child
             // unshares it once it has joined its cgroups.
             clone_flags &= !(k::CLONE_NEWCGROUP as u64);

@@ -87,9 +87,9 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
             let _ = wait(&container);
             Err(e)
         };
+        spawn::place_apart(spread.cpus.as_ref(), container.pid);
         // The network builder first: its namespace takes longest. (Dropped,
         // it is reaped, on every path.)
-        spawn::place_apart(spread.cpus.as_ref(), container.pid);
         let mut builder = match spread.builder {
             true => match Builder::start(plan, &chan, spread.cpus.as_ref()) {
                 Ok(builder) => Some(builder),
@@ -193,7 +193,7 @@ fn supervise(
                     chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
                     log::stage("maps written");
                 }
-                Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, builder.is_some(), f)),
+                Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
                 Ok(None) | Err(_) => {
                     setting_up = false;
                     // The child has exec'd or died. If it exec'd, it joined
@@ -231,7 +231,7 @@ fn supervise(
     // The child reports a failure just before exiting; drain what is left.
     while setting_up {
         match chan.next() {
-            Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, builder.is_some(), f)),
+            Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
             Ok(Some(ToParent::MapsPlease)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }
@@ -331,15 +331,10 @@ fn wait(c: &Container) -> Result<i32, Error> {
     }
 }
 
-/// A failure the child reported. Without the network builder, the child
-/// made the veth pair itself: if it failed after that, the pair is barco's
-/// to delete. (With the builder, the builder's exit status says.)
-fn child_failed(plan: &Plan, builder: bool, f: Failure) -> Failure {
-    if let (Some(veth), false) = (&plan.network.veth, builder) {
-        if f.stage.after_network() || plan.network.pair_made(Err(f)) {
-            veth.mark_made();
-        }
-    }
+/// A failure the child reported; with --net veth, it may say the pair is
+/// barco's to remove.
+fn child_failed(plan: &Plan, f: Failure) -> Failure {
+    plan.network.child_failed(f);
     f
 }
 
