@@ -12,8 +12,8 @@
 //!     cpu and pids hierarchies: v1 has no such rule, so no shared parent is
 //!     needed, and sitting under barco's own cgroup keeps any limit barco
 //!     itself is under.
-//! - **Creating** ([`Cgroup::create`], no heap): remove stale cgroups of
-//!   dead barcos, create ours, write the limits.
+//! - **Creating** ([`Cgroup::create`], no heap): create ours, write the
+//!   limits.
 //! - **Joining**:
 //!   - v2: created before the clone; `clone3(CLONE_INTO_CGROUP)` with the
 //!     cgroup's directory fd puts the child there before its first
@@ -30,8 +30,12 @@
 //!
 //!   Either way the container's cgroup namespace is rooted at its cgroup,
 //!   which the tests check.
-//! - **After the container** ([`Cgroup::finish`], no heap): report an OOM
-//!   kill or refused forks, kill what is left, remove the directories.
+//! - **While the command runs** ([`Made::watch`], no heap): remove stale
+//!   cgroups of dead barcos, and open the counters read at the end. The
+//!   supervisor only waits then, so this costs the container nothing.
+//! - **After the container** ([`Made::finish`], no heap): report an OOM
+//!   kill or refused forks, and remove the directories, killing what is
+//!   left only if one is still busy.
 
 use crate::cli::Args;
 use crate::error::{strerror, Error, Stage};
@@ -451,10 +455,11 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Removes stale cgroups, creates the container's, and writes its
-    /// limits. No heap: on v1 it runs after the clone.
-    pub fn create(&'static self) -> Result<(), Error> {
-        self.remove_stale();
+    /// Creates the container's cgroup and writes its limits. No heap: on
+    /// v1 it runs after the clone. (Stale cgroups are swept later, off the
+    /// path to the command: see [`Made::watch`]. One of barco's own pid is
+    /// empty, and taken over.)
+    pub fn create(&'static self) -> Result<Made, Error> {
         // Another barco removes the shared parent when it leaves it empty,
         // perhaps between our mkdir of it and of our leaf: start over then.
         let mut tries = 0;
@@ -493,7 +498,7 @@ impl Cgroup {
                 return Err(self.error(file, e));
             }
         }
-        Ok(())
+        Ok(Made { cg: self, oom: None, pids: None })
     }
 
     /// Removes the directories `create` made (and only those: a leaf that
@@ -586,10 +591,9 @@ impl Cgroup {
         }
     }
 
-    /// After the container: reports an OOM kill or refused forks, kills
-    /// what is left, and removes the cgroups. No heap.
-    pub fn finish(&self) {
-        let oom = counter(&self.oom_events.0, self.oom_events.1).unwrap_or(0);
+    /// [`Made::finish`], with the counters if they are open.
+    fn finish(&self, oom: Option<OwnedFd>, pids: Option<OwnedFd>) {
+        let oom = counter(oom, &self.oom_events.0, self.oom_events.1).unwrap_or(0);
         if oom > 0 {
             crate::log::line(format_args!(
                 "barco: the container ran out of memory ({}): the kernel killed {oom} process{}",
@@ -597,7 +601,7 @@ impl Cgroup {
                 if oom == 1 { "" } else { "es" }
             ));
         }
-        let refused = counter(&self.pids_events.0, self.pids_events.1).unwrap_or(0);
+        let refused = counter(pids, &self.pids_events.0, self.pids_events.1).unwrap_or(0);
         if refused > 0 {
             crate::log::line(format_args!(
                 "barco: the container hit its process limit ({}): {refused} fork{} refused",
@@ -608,25 +612,15 @@ impl Cgroup {
         self.remove();
     }
 
-    /// Kills whatever is left and removes the directories, leaves first.
-    /// cgroup.kill only when barco itself is not inside (a failed leave).
+    /// Removes the directories, leaves first. A leaf still busy has its
+    /// processes killed first: usually there are none, as the container's
+    /// PID namespace died with its init, so the kill waits for a refusal.
     fn remove(&self) {
-        let procs = if self.v2 { &self.join[0] } else { &self.kill };
-        // (v1 has no cgroup.kill: one read of the pids, not two.)
-        let killed =
-            self.v2 && !for_each_pid(procs, |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
-        if !killed {
-            for_each_pid(procs, |pid| {
-                if pid != 0 && pid != own_pid() {
-                    let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
-                }
-                false
-            });
-        }
         for leaf in &self.leaves {
             // Killed processes take a moment to leave the cgroup.
-            for _ in 0..2000 {
+            for attempt in 0..2000 {
                 match rustix::fs::unlinkat(CWD, leaf.as_c_str(), rustix::fs::AtFlags::REMOVEDIR) {
+                    Err(Errno::BUSY) if attempt == 0 => self.kill_all(),
                     Err(Errno::BUSY) => {
                         let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 500_000 });
                     }
@@ -642,6 +636,49 @@ impl Cgroup {
             // Shared with other containers: goes only when empty.
             let _ = rustix::fs::unlinkat(CWD, parent.as_c_str(), rustix::fs::AtFlags::REMOVEDIR);
         }
+    }
+
+    /// Kills every process in the cgroup: cgroup.kill only when barco
+    /// itself is not inside (a failed leave).
+    fn kill_all(&self) {
+        let procs = if self.v2 { &self.join[0] } else { &self.kill };
+        // (v1 has no cgroup.kill: one read of the pids, not two.)
+        let killed =
+            self.v2 && !for_each_pid(procs, |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
+        if !killed {
+            for_each_pid(procs, |pid| {
+                if pid != 0 && pid != own_pid() {
+                    let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
+                }
+                false
+            });
+        }
+    }
+}
+
+/// The container's cgroup, made, until [`Made::finish`]. No heap.
+pub struct Made {
+    cg: &'static Cgroup,
+    /// The counters `finish` reads, opened by [`Made::watch`].
+    oom: Option<OwnedFd>,
+    pids: Option<OwnedFd>,
+}
+
+impl Made {
+    /// Once the command runs, while the supervisor only waits: sweeps stale
+    /// cgroups, and opens the counters that `finish` will read, so that
+    /// barco's exit after its container's takes three syscalls fewer.
+    pub fn watch(&mut self) {
+        self.cg.remove_stale();
+        let open_ro = |file: &CStr| open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok();
+        self.oom = open_ro(&self.cg.oom_events.0);
+        self.pids = open_ro(&self.cg.pids_events.0);
+    }
+
+    /// After the container: reports an OOM kill or refused forks, kills
+    /// what is left, and removes the cgroups. No heap.
+    pub fn finish(self) {
+        self.cg.finish(self.oom, self.pids);
     }
 }
 
@@ -661,9 +698,13 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
-/// The number after `key ` in a flat-keyed cgroup file. No heap.
-fn counter(file: &CStr, key: &str) -> Option<u64> {
-    let fd = open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+/// The number after `key ` in a flat-keyed cgroup file, read from `fd` if
+/// it is open already. No heap.
+fn counter(fd: Option<OwnedFd>, file: &CStr, key: &str) -> Option<u64> {
+    let fd = match fd {
+        Some(fd) => fd,
+        None => open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?,
+    };
     let mut buf = [0u8; 1024];
     let n = read(&fd, &mut buf).ok()?;
     buf[..n].split(|&b| b == b'\n').find_map(|line| {

@@ -5,7 +5,7 @@
 //! paths it writes to are formatted into stack buffers and every error
 //! borrows its subject from the plan.
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, Made};
 use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
@@ -30,19 +30,19 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     // A v2 cgroup first, for CLONE_INTO_CGROUP: if it cannot be made,
     // nothing has started yet. (v1 cgroups are made during the child's
     // setup: see `start`.)
-    let mut cgroup_made = false;
+    let mut cgroup = None;
     match &plan.cgroup {
         Some(cg) if cg.joined_by_child() => cg.check_free()?,
-        Some(cg) => make_cgroup(cg, &mut cgroup_made)?,
+        Some(cg) => cgroup = Some(make_cgroup(cg)?),
         None => {}
     }
-    let outcome = run_in_cgroup(plan, &mut cgroup_made);
+    let outcome = run_in_cgroup(plan, &mut cgroup);
     if let Some(veth) = &plan.network.veth {
         veth.remove_host_end();
     }
     // The cgroup goes last, whatever happened: it may outlive a failure.
-    if let (Some(cg), true) = (&plan.cgroup, cgroup_made) {
-        cg.finish();
+    if let Some(made) = cgroup {
+        made.finish();
         log::stage("cgroup removed");
     }
     if plan.heap_audit {
@@ -56,7 +56,7 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     outcome
 }
 
-fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Error> {
+fn run_in_cgroup(plan: &'static Plan, cgroup: &mut Option<Made>) -> Result<i32, Error> {
     info!("initializing socket pair...");
     let chan = Channel::new()?;
 
@@ -98,11 +98,11 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
             false => None,
         };
         log::stage("builder cloned");
-        if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup_made) {
+        if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup) {
             return stop(e);
         }
         let terminal = Terminal::hand_to(&container);
-        let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut());
+        let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut(), cgroup.as_mut());
         terminal.take_back();
         outcome
     });
@@ -114,9 +114,9 @@ fn run_in_cgroup(plan: &'static Plan, cgroup_made: &mut bool) -> Result<i32, Err
 /// v1 cgroups: made now, while the child builds its namespaces (making
 /// three costs about a quarter of a millisecond); the child joins them
 /// when told. No heap.
-fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &mut bool) -> Result<(), Error> {
+fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &mut Option<Made>) -> Result<(), Error> {
     let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) else { return Ok(()) };
-    make_cgroup(cg, made)?;
+    *made = Some(make_cgroup(cg)?);
     debug!("the container (pid {}) joins its cgroups itself", c.pid);
     // A child that has already failed is gone (EPIPE): the poll loop reads
     // its report.
@@ -124,14 +124,12 @@ fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &
     Ok(())
 }
 
-/// Makes the container's cgroup; `made` tells `run` that there is one for
-/// `finish` to remove.
-fn make_cgroup(cg: &'static Cgroup, made: &mut bool) -> Result<(), Error> {
+/// Makes the container's cgroup, for `run` to remove at the end.
+fn make_cgroup(cg: &'static Cgroup) -> Result<Made, Error> {
     info!("initializing cgroups...");
-    cg.create()?;
-    *made = true;
+    let made = cg.create()?;
     log::stage("cgroup");
-    Ok(())
+    Ok(made)
 }
 
 /// The poll loop: channel messages while setup runs, forwarded signals, and
@@ -142,6 +140,7 @@ fn supervise(
     chan: &ParentEnd,
     sigfd: &OwnedFd,
     mut builder: Option<&mut Builder>,
+    mut cgroup: Option<&mut Made>,
 ) -> Result<i32, Error> {
     let mut setting_up = true;
     let mut failure = None;
@@ -207,6 +206,10 @@ fn supervise(
                     log::stage("exec seen");
                     if failure.is_none() {
                         info!("waiting for container to exit...");
+                    }
+                    // Nothing else to do until the container exits.
+                    if let Some(made) = cgroup.as_deref_mut() {
+                        made.watch();
                     }
                 }
             }

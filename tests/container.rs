@@ -794,6 +794,46 @@ fn cgroup_limits_are_in_place_while_the_container_runs() {
 }
 
 #[test]
+fn a_process_moved_into_the_cgroup_from_outside_is_killed_at_the_end() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    assert!(on_cgroup_v1(), "the host tests expect a v1 or hybrid host; the VM suite covers cgroup v2");
+    // The container's processes die with its PID namespace's init, so its
+    // cgroup is normally empty at the end, and barco removes it without
+    // looking inside. A host process moved in from outside is in no such
+    // namespace: barco must find the cgroup busy, kill it, and remove the
+    // cgroup all the same.
+    let mut child = barco(["--name", "intruded", "--", "sh", "-c", "echo ready; read x; exit 0"]).stdin_open().spawn();
+    assert_eq!(read_line(&mut child), "ready");
+    let mut intruder = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+    for c in ["memory", "cpu", "pids"] {
+        std::fs::write(v1_cgroup(c, "intruded").join("cgroup.procs"), intruder.id().to_string()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = finish(child);
+    // barco has exited: the intruder is dead by now, or never will be.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        match intruder.try_wait().unwrap() {
+            None if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            None => {
+                let _ = intruder.kill();
+                let _ = intruder.wait();
+                break None;
+            }
+            done => break done,
+        }
+    };
+    out.ok();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.and_then(|s| s.signal()), Some(9), "the intruder was not killed");
+    for c in ["memory", "cpu", "pids"] {
+        assert!(!v1_cgroup(c, "intruded").exists(), "{c} cgroup left behind");
+    }
+}
+
+#[test]
 fn default_limits_are_the_seeds() {
     if harness::rootless().is_some() {
         return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)

@@ -128,6 +128,7 @@ const CGROUP: &[&str] = &[
     "cgroup-limits",
     "cgroup-born-inside",
     "cgroup-removed",
+    "cgroup-intruder-killed",
     "cgroup-seed-defaults",
     "cgroup-oom",
     "cgroup-fork-bomb",

@@ -189,6 +189,27 @@ wait $bp
 [ "$seen" = "0::/barco/lim" ] && pass cgroup-born-inside || fail cgroup-born-inside "$seen"
 [ ! -e $G ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-removed || fail cgroup-removed "$(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
 
+# A process moved into the container's cgroup from outside is in no
+# namespace of the container's, so it outlives the container's init: barco
+# finds the cgroup busy, kills it (cgroup.kill), and removes the cgroup.
+"$B" -m $R --name intruded -- sh -c 'echo ready; sleep 1' >/tmp/out 2>&1 &
+bp=$!
+for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
+sleep 1000 &
+ip=$!
+echo $ip > /sys/fs/cgroup/barco/intruded/cgroup.procs
+inside=$(cat /sys/fs/cgroup/barco/intruded/cgroup.procs | tr '\n' ' ')
+wait $bp
+status=$?
+# Dead by now (reaped by this shell, or a zombie), or barco left it: then
+# end it here.
+alive=$([ -e /proc/$ip ] && ! grep -q '^State:.*Z' /proc/$ip/status && echo yes || echo no)
+[ $alive = yes ] && kill -KILL $ip
+wait $ip
+istatus=$?
+[ $status = 0 ] && [ $alive = no ] && [ $istatus = 137 ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-intruder-killed \
+    || fail cgroup-intruder-killed "barco $status, intruder alive: $alive, status $istatus, inside: $inside, $(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
+
 "$B" -m $R --name dflt -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
 bp=$!
 for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
