@@ -104,7 +104,8 @@ pub struct Cgroup {
     /// (file, key): counters read at the end: OOM kills, refused forks.
     oom_events: (CString, &'static str),
     pids_events: (CString, &'static str),
-    /// cgroup.kill (v2, Linux 5.14+), else the leaves' cgroup.procs.
+    /// cgroup.kill (v2, Linux 5.14+); unused on v1, which kills through
+    /// each leaf's `tasks` (`join`).
     kill: CString,
     memory_display: String,
     pids_display: String,
@@ -402,7 +403,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 home: Vec::new(),
                 oom_events: (file(&m.1, "memory.oom_control"), "oom_kill"),
                 pids_events: (file(&p.1, "pids.events"), "max"),
-                kill: file(&p.1, "cgroup.procs"),
+                kill: CString::default(),
                 memory_display,
                 pids_display,
                 barco_dirs: all.iter().map(|x| c(&x.0)).collect(),
@@ -457,8 +458,9 @@ impl Cgroup {
 
     /// Creates the container's cgroup and writes its limits. No heap: on
     /// v1 it runs after the clone. (Stale cgroups are swept later, off the
-    /// path to the command: see [`Made::watch`]. One of barco's own pid is
-    /// empty, and taken over.)
+    /// path to the command: see [`Made::watch`]. One named after barco's
+    /// own pid, left by a SIGKILLed barco that had it, is refused as a
+    /// name in use, as it was before the sweep moved.)
     pub fn create(&'static self) -> Result<Made, Error> {
         // Another barco removes the shared parent when it leaves it empty,
         // perhaps between our mkdir of it and of our leaf: start over then.
@@ -616,11 +618,14 @@ impl Cgroup {
     /// processes killed first: usually there are none, as the container's
     /// PID namespace died with its init, so the kill waits for a refusal.
     fn remove(&self) {
-        for leaf in &self.leaves {
+        for (i, leaf) in self.leaves.iter().enumerate() {
             // Killed processes take a moment to leave the cgroup.
             for attempt in 0..2000 {
                 match rustix::fs::unlinkat(CWD, leaf.as_c_str(), rustix::fs::AtFlags::REMOVEDIR) {
-                    Err(Errno::BUSY) if attempt == 0 => self.kill_all(),
+                    Err(Errno::BUSY) if attempt == 0 => self.kill_all(i),
+                    Err(Errno::BUSY) if attempt == 1999 => {
+                        warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(Errno::BUSY));
+                    }
                     Err(Errno::BUSY) => {
                         let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 500_000 });
                     }
@@ -638,11 +643,13 @@ impl Cgroup {
         }
     }
 
-    /// Kills every process in the cgroup: cgroup.kill only when barco
+    /// Kills every process in `leaves[leaf]`: cgroup.kill only when barco
     /// itself is not inside (a failed leave).
-    fn kill_all(&self) {
-        let procs = if self.v2 { &self.join[0] } else { &self.kill };
-        // (v1 has no cgroup.kill: one read of the pids, not two.)
+    fn kill_all(&self, leaf: usize) {
+        // The leaf's own list (v1: `tasks`, thread ids; kill(2) of one
+        // signals its whole process): a process may be in one v1 hierarchy
+        // and not the others. (v1 has no cgroup.kill: one read, not two.)
+        let procs = &self.join[leaf];
         let killed =
             self.v2 && !for_each_pid(procs, |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
         if !killed {
@@ -675,8 +682,9 @@ impl Made {
         self.pids = open_ro(&self.cg.pids_events.0);
     }
 
-    /// After the container: reports an OOM kill or refused forks, kills
-    /// what is left, and removes the cgroups. No heap.
+    /// After the container: reports an OOM kill or refused forks, and
+    /// removes the cgroups, killing what is in one only if its rmdir is
+    /// refused. No heap.
     pub fn finish(self) {
         self.cg.finish(self.oom, self.pids);
     }
