@@ -593,27 +593,6 @@ impl Cgroup {
         }
     }
 
-    /// [`Made::finish`], with the counters if they are open.
-    fn finish(&self, oom: Option<OwnedFd>, pids: Option<OwnedFd>) {
-        let oom = counter(oom, &self.oom_events.0, self.oom_events.1).unwrap_or(0);
-        if oom > 0 {
-            crate::log::line(format_args!(
-                "barco: the container ran out of memory ({}): the kernel killed {oom} process{}",
-                self.memory_display,
-                if oom == 1 { "" } else { "es" }
-            ));
-        }
-        let refused = counter(pids, &self.pids_events.0, self.pids_events.1).unwrap_or(0);
-        if refused > 0 {
-            crate::log::line(format_args!(
-                "barco: the container hit its process limit ({}): {refused} fork{} refused",
-                self.pids_display,
-                if refused == 1 { " was" } else { "s were" }
-            ));
-        }
-        self.remove();
-    }
-
     /// Removes the directories, leaves first. A leaf still busy has its
     /// processes killed first: usually there are none, as the container's
     /// PID namespace died with its init, so the kill waits for a refusal.
@@ -677,7 +656,6 @@ impl Made {
     /// barco's exit after its container's takes three syscalls fewer.
     pub fn watch(&mut self) {
         self.cg.remove_stale();
-        let open_ro = |file: &CStr| open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok();
         self.oom = open_ro(&self.cg.oom_events.0);
         self.pids = open_ro(&self.cg.pids_events.0);
     }
@@ -686,14 +664,36 @@ impl Made {
     /// removes the cgroups, killing what is in one only if its rmdir is
     /// refused. No heap.
     pub fn finish(self) {
-        self.cg.finish(self.oom, self.pids);
+        let cg = self.cg;
+        let oom = counter(self.oom, &cg.oom_events.0, cg.oom_events.1).unwrap_or(0);
+        if oom > 0 {
+            crate::log::line(format_args!(
+                "barco: the container ran out of memory ({}): the kernel killed {oom} process{}",
+                cg.memory_display,
+                if oom == 1 { "" } else { "es" }
+            ));
+        }
+        let refused = counter(self.pids, &cg.pids_events.0, cg.pids_events.1).unwrap_or(0);
+        if refused > 0 {
+            crate::log::line(format_args!(
+                "barco: the container hit its process limit ({}): {refused} fork{} refused",
+                cg.pids_display,
+                if refused == 1 { " was" } else { "s were" }
+            ));
+        }
+        cg.remove();
     }
+}
+
+/// A cgroup file, opened for reading. No heap.
+fn open_ro(file: &CStr) -> Option<OwnedFd> {
+    open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
 /// Calls `f` on each pid listed in a `cgroup.procs` file, until it
 /// returns true; returns whether it did. No heap.
 fn for_each_pid(procs: &CStr, mut f: impl FnMut(u32) -> bool) -> bool {
-    let Ok(fd) = open(procs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else { return false };
+    let Some(fd) = open_ro(procs) else { return false };
     let mut buf = [0u8; 4096];
     let n = read(&fd, &mut buf).unwrap_or(0);
     buf[..n].split(|&b| b == b'\n').filter_map(parse_u64).any(|pid| f(pid as u32))
@@ -709,10 +709,7 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
 /// The number after `key ` in a flat-keyed cgroup file, read from `fd` if
 /// it is open already. No heap.
 fn counter(fd: Option<OwnedFd>, file: &CStr, key: &str) -> Option<u64> {
-    let fd = match fd {
-        Some(fd) => fd,
-        None => open(file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?,
-    };
+    let fd = fd.or_else(|| open_ro(file))?;
     let mut buf = [0u8; 1024];
     let n = read(&fd, &mut buf).ok()?;
     buf[..n].split(|&b| b == b'\n').find_map(|line| {

@@ -228,6 +228,10 @@ impl ParentEnd {
 }
 
 impl ChildEnd {
+    fn new(fd: OwnedFd) -> ChildEnd {
+        ChildEnd(fd, Cell::new(false))
+    }
+
     pub fn request_maps(&self) -> Result<(), Errno> {
         send_msg(&self.0, &ToParent::MapsPlease.encode())
     }
@@ -357,7 +361,7 @@ pub fn spawn(plan: &'static Plan, chan: Channel, spread: &Spread) -> Result<(Con
             // Close the parent's end at once, so that the parent's death is
             // visible to us as a hang-up on ours.
             drop(parent);
-            child::run(plan, ChildEnd(child, Cell::new(false)), spread)
+            child::run(plan, ChildEnd::new(child), spread)
         }
         Ok(sys::Forked::Parent { pid, pidfd }) => {
             drop(child);
@@ -609,7 +613,7 @@ mod tests {
     #[test]
     fn a_failure_survives_a_message_the_child_never_read() {
         let Channel { parent, child } = Channel::new().unwrap();
-        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
+        let (p, c) = (ParentEnd(parent), ChildEnd::new(child));
         p.cgroup_ready().unwrap();
         let f = Failure::new(Stage::Network, 1, Errno::EXIST);
         c.report(f);
@@ -621,7 +625,7 @@ mod tests {
     #[test]
     fn the_builder_hands_over_a_descriptor_and_a_cgroup_message_waits_its_turn() {
         let Channel { parent, child } = Channel::new().unwrap();
-        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
+        let (p, c) = (ParentEnd(parent), ChildEnd::new(child));
         // The supervisor's CgroupReady may come before the builder's message.
         p.cgroup_ready().unwrap();
         let file = rustix::fs::open(c"/proc/self/exe", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
@@ -675,7 +679,7 @@ mod tests {
         // The second was `b` itself: had it been installed too, its socket
         // would outlive this drop, and `child` would see no hang-up.
         drop(b);
-        assert!(!ChildEnd(child, Cell::new(false)).parent_alive(), "the second descriptor leaked");
+        assert!(!ChildEnd::new(child).parent_alive(), "the second descriptor leaked");
     }
 
     #[test]
@@ -691,7 +695,7 @@ mod tests {
     #[test]
     fn channel_carries_the_protocol() {
         let Channel { parent, child } = Channel::new().unwrap();
-        let (p, c) = (ParentEnd(parent), ChildEnd(child, Cell::new(false)));
+        let (p, c) = (ParentEnd(parent), ChildEnd::new(child));
         p.cgroup_ready().unwrap();
         c.request_maps().unwrap();
         assert_eq!(p.next().unwrap(), Some(ToParent::MapsPlease));
