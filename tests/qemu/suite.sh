@@ -192,13 +192,14 @@ wait $bp
 # A process moved into the container's cgroup from outside is in no
 # namespace of the container's, so it outlives the container's init: barco
 # finds the cgroup busy, kills it (cgroup.kill), and removes the cgroup.
-"$B" -m $R --name intruded -- sh -c 'echo ready; sleep 1' >/tmp/out 2>&1 &
+"$B" -m $R --name intruded -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
 bp=$!
 for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
 sleep 1000 &
 ip=$!
 echo $ip > /sys/fs/cgroup/barco/intruded/cgroup.procs
 inside=$(cat /sys/fs/cgroup/barco/intruded/cgroup.procs | tr '\n' ' ')
+kill -KILL $(child_of $bp)
 wait $bp
 status=$?
 # Dead by now (reaped by this shell, or a zombie), or barco left it: then
@@ -207,8 +208,9 @@ alive=$([ -e /proc/$ip ] && ! grep -q '^State:.*Z' /proc/$ip/status && echo yes 
 [ $alive = yes ] && kill -KILL $ip
 wait $ip
 istatus=$?
-[ $status = 0 ] && [ $alive = no ] && [ $istatus = 137 ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-intruder-killed \
+[ $status = 137 ] && [ $alive = no ] && [ $istatus = 137 ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-intruder-killed \
     || fail cgroup-intruder-killed "barco $status, intruder alive: $alive, status $istatus, inside: $inside, $(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
+rmdir /sys/fs/cgroup/barco/intruded /sys/fs/cgroup/barco 2>/dev/null
 
 "$B" -m $R --name dflt -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
 bp=$!
