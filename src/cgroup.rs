@@ -89,6 +89,12 @@ pub struct Cgroup {
     /// For each of `dirs` that is a leaf: the line for a leaf that exists
     /// (another container of the same name). Made now: no heap later.
     taken: Vec<Option<String>>,
+    /// The name is barco's default, its own pid: a leaf that exists and is
+    /// empty was left by a SIGKILLed barco that had the same pid (a reused
+    /// pid, or an earlier barco as PID 1 of a PID namespace, whose name is
+    /// always `1` and which no sweep removes, as pid 1 is always alive). It
+    /// is removed and made again. One that holds processes is refused.
+    reclaim: bool,
     leaves: Vec<CString>,
     /// Parents shared by containers: removed at the end if empty.
     parents: Vec<CString>,
@@ -350,6 +356,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 v2: true,
                 dirs: vec![c(&parent), c(&leaf)],
                 taken: vec![None, Some(taken(name, &leaf))],
+                reclaim: is_pid(name),
                 leaves: vec![c(&leaf)],
                 parents: vec![c(&parent)],
                 writes,
@@ -395,6 +402,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 v2: false,
                 dirs: all.iter().map(|x| c(&x.1)).collect(),
                 taken: all.iter().map(|x| Some(taken(name, &x.1))).collect(),
+                reclaim: is_pid(name),
                 leaves: all.iter().map(|x| c(&x.1)).collect(),
                 parents: Vec::new(),
                 writes,
@@ -411,6 +419,12 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             }
         }
     }
+}
+
+/// Whether a name is barco's default, its pid: `--name` refuses digits
+/// alone ([`check_name`]).
+fn is_pid(name: &str) -> bool {
+    parse_u64(name.as_bytes()).is_some()
 }
 
 fn taken(name: &str, leaf: &Path) -> String {
@@ -445,22 +459,36 @@ impl Cgroup {
     }
 
     /// Before a clone whose child joins later: refuses a leaf that exists
-    /// (another container's of the same name) while nothing has started.
+    /// (another container's of the same name) while nothing has started,
+    /// unless it is a stale one of barco's own pid ([`Cgroup::reclaimed`]).
     /// `create` still catches one made in between.
     pub fn check_free(&'static self) -> Result<(), Error> {
         for (dir, taken) in self.dirs.iter().zip(&self.taken) {
             if let (Some(line), Ok(_)) = (taken, rustix::fs::stat(dir.as_c_str())) {
-                return Err(Error::usage(line.as_str()));
+                if !self.reclaimed(dir) {
+                    return Err(Error::usage(line.as_str()));
+                }
             }
         }
         Ok(())
     }
 
+    /// Removes a leaf that exists, if its name is barco's own pid and it is
+    /// empty (rmdir refuses one that holds processes): see `reclaim`. No
+    /// heap.
+    fn reclaimed(&self, leaf: &CStr) -> bool {
+        let removed = self.reclaim && unlinkat(CWD, leaf, AtFlags::REMOVEDIR).is_ok();
+        if removed {
+            debug!("removed the stale cgroup {} (a killed barco's of the same pid)", leaf.to_string_lossy());
+        }
+        removed
+    }
+
     /// Creates the container's cgroup and writes its limits. No heap: on
     /// v1 it runs after the clone. (Stale cgroups are swept later, off the
     /// path to the command: see [`Made::watch`]. One named after barco's
-    /// own pid, left by a SIGKILLed barco that had it, is refused as a
-    /// name in use, as it was before the sweep moved.)
+    /// own pid, left by a SIGKILLed barco that had it, is removed and made
+    /// again here if it is empty: see `reclaim`.)
     pub fn create(&'static self) -> Result<Made, Error> {
         // Another barco removes the shared parent when it leaves it empty,
         // perhaps between our mkdir of it and of our leaf: start over then.
@@ -474,6 +502,9 @@ impl Cgroup {
                     Err(Errno::EXIST) if made & (1 << i) != 0 => {}
                     Err(Errno::EXIST) => match &self.taken[i] {
                         None => {}
+                        Some(_) if self.reclaimed(dir) && mkdir(dir.as_c_str(), Mode::from_raw_mode(0o755)).is_ok() => {
+                            made |= 1 << i
+                        }
                         Some(line) => {
                             self.unmake(made);
                             return Err(Error::usage(line.as_str()));
@@ -826,5 +857,7 @@ mod tests {
         assert_eq!(g.join[0], c("/m/sandbox/x/barco-7/tasks"));
         assert_eq!(g.barco_dirs, [c("/m/sandbox/x"), c("/c"), c("/p")]);
         assert!(g.taken[0].as_deref().unwrap().contains("its cgroup /m/sandbox/x/barco-7 exists"));
+        assert!(g.reclaim, "a default name, barco's pid: a stale leaf of it is reused");
+        assert!(!plan(&h, "web", &l).reclaim, "a name the user gave: a leaf of it is another container's");
     }
 }

@@ -838,6 +838,85 @@ fn a_process_moved_into_the_cgroup_from_outside_is_killed_at_the_end() {
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
 
+/// v1 cgroups a test made, `barco-pid1-home` in each hierarchy, removed
+/// with whatever is left in them when the test ends, passed or failed.
+struct Pid1Home;
+
+impl Pid1Home {
+    const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
+
+    fn new() -> Pid1Home {
+        for c in Self::CONTROLLERS {
+            std::fs::create_dir(Self::dir(c)).unwrap();
+        }
+        Pid1Home
+    }
+
+    fn dir(c: &str) -> std::path::PathBuf {
+        v1_cgroup(c, "pid1-home")
+    }
+
+    /// The cgroup barco names `1` when it runs from here.
+    fn leaf(c: &str) -> std::path::PathBuf {
+        Self::dir(c).join("barco-1")
+    }
+
+    /// The hierarchies that hold a `barco-1`.
+    fn leaves() -> Vec<&'static str> {
+        Self::CONTROLLERS.into_iter().filter(|c| Self::leaf(c).exists()).collect()
+    }
+}
+
+impl Drop for Pid1Home {
+    fn drop(&mut self) {
+        for c in Self::CONTROLLERS {
+            let _ = std::fs::remove_dir(Self::leaf(c));
+            let _ = std::fs::remove_dir(Self::dir(c));
+        }
+    }
+}
+
+#[test]
+fn a_killed_pid_1_barcos_cgroup_is_reused_by_the_next() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    assert!(on_cgroup_v1(), "the host tests expect a v1 or hybrid host; the VM suite covers cgroup v2");
+    // barco as PID 1 of a PID namespace is always named `1`, so a SIGKILLed
+    // one leaves barco-1, which no sweep removes (pid 1 is always alive):
+    // the next barco-1 must reuse it while it is empty, and refuse it while
+    // it holds a process. Both run from a cgroup of their own, so that no
+    // other test's PID 1 shares their barco-1.
+    let _home = Pid1Home::new();
+    let join: String = Pid1Home::CONTROLLERS
+        .iter()
+        .map(|c| format!("echo $$ > {}/cgroup.procs; ", Pid1Home::dir(c).display()))
+        .collect();
+    let script = format!("{join}exec unshare -p -f -m --mount-proc \"$@\"");
+    let as_pid_1 = |args: &[&str]| barco(args).wrapped("sh", &["-c", &script, "sh"]);
+    let mut first = as_pid_1(&["--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    assert_eq!(read_line(&mut first), "ready");
+    kill(children(first.id())[0], Signal::KILL);
+    let killed = finish(first);
+    let procs = |c: &str| std::fs::read_to_string(Pid1Home::leaf(c).join("cgroup.procs")).unwrap_or_default();
+    eventually("the killed container to leave its cgroup", || {
+        Pid1Home::CONTROLLERS.iter().all(|c| procs(c).is_empty())
+    });
+    assert_eq!(Pid1Home::leaves().len(), 3, "SIGKILL of barco as PID 1 leaves barco-1 behind: {killed:#?}");
+    assert_eq!(as_pid_1(&["--", "sh", "-c", "echo reused"]).run().code(0).stdout, "reused\n");
+    assert!(Pid1Home::leaves().is_empty(), "the reused cgroup was left behind: {:?}", Pid1Home::leaves());
+    // A barco-1 that holds a process is another container's: refused.
+    std::fs::create_dir(Pid1Home::leaf("pids")).unwrap();
+    let mut holder = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+    let guard = harness::KillTree(holder.id());
+    std::fs::write(Pid1Home::leaf("pids").join("cgroup.procs"), holder.id().to_string()).unwrap();
+    as_pid_1(&["true"]).run().code(125).error_line("a container named '1' is running");
+    assert_eq!(Pid1Home::leaves(), ["pids"], "the refused run removed a cgroup that holds a process");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    guard.disarm();
+}
+
 #[test]
 fn default_limits_are_the_seeds() {
     if harness::rootless().is_some() {

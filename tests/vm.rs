@@ -129,6 +129,8 @@ const CGROUP: &[&str] = &[
     "cgroup-born-inside",
     "cgroup-removed",
     "cgroup-intruder-killed",
+    "cgroup-pid-1-reused",
+    "cgroup-pid-1-held-refused",
     "cgroup-seed-defaults",
     "cgroup-oom",
     "cgroup-fork-bomb",

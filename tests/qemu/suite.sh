@@ -212,6 +212,32 @@ istatus=$?
     || fail cgroup-intruder-killed "barco $status, intruder alive: $alive, status $istatus, inside: $inside, $(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
 rmdir /sys/fs/cgroup/barco/intruded /sys/fs/cgroup/barco 2>/dev/null
 
+# barco as PID 1 of a PID namespace is always named 1, so a SIGKILLed one
+# leaves barco/1, which no sweep removes (pid 1 is always alive): the next
+# reuses it while it is empty, and refuses it while it holds a process.
+unshare -p -f -m --mount-proc "$B" -m $R -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
+up=$!
+for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
+kill -KILL $(child_of $up)
+wait $up
+for _ in $(seq 100); do [ -z "$(cat /sys/fs/cgroup/barco/1/cgroup.procs 2>/dev/null)" ] && break; sleep 0.05; done
+left=$([ -d /sys/fs/cgroup/barco/1 ] && echo yes)
+out=$(unshare -p -f -m --mount-proc "$B" -m $R -- echo reused 2>&1)
+[ "$left" = yes ] && [ "$out" = reused ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-pid-1-reused \
+    || fail cgroup-pid-1-reused "left=$left, '$(echo "$out" | tr '\n' '|')', $(ls -R /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
+mkdir -p /sys/fs/cgroup/barco/1
+sleep 1000 &
+hp=$!
+echo $hp > /sys/fs/cgroup/barco/1/cgroup.procs
+out=$(unshare -p -f -m --mount-proc "$B" -m $R -- true 2>&1)
+status=$?
+held=$(cat /sys/fs/cgroup/barco/1/cgroup.procs)
+kill -KILL $hp
+wait $hp
+rmdir /sys/fs/cgroup/barco/1 /sys/fs/cgroup/barco 2>/dev/null
+[ $status = 125 ] && echo "$out" | grep -q "a container named '1' is running" && [ "$held" = $hp ] && pass cgroup-pid-1-held-refused \
+    || fail cgroup-pid-1-held-refused "status $status, '$(echo "$out" | tr '\n' '|')', held '$held' (want $hp)"
+
 "$B" -m $R --name dflt -- sh -c 'echo ready; exec sleep 1000' >/tmp/out 2>&1 &
 bp=$!
 for _ in $(seq 200); do grep -q ready /tmp/out && break; sleep 0.05; done
