@@ -370,12 +370,33 @@ fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
         // An unprivileged writer may map its gid only once setgroups is
         // denied for good (user_namespaces(7)).
         write_kernel_file(proc_path(&mut buf, pid, b"setgroups"), b"deny")
-            .map_err(|e| Error::os(Stage::WriteGidMap, "setgroups deny", e))?;
+            .map_err(|e| map_error(Stage::WriteGidMap, "setgroups deny", e))?;
     }
     write_kernel_file(proc_path(&mut buf, pid, b"uid_map"), &plan.uid_map)
-        .map_err(|e| Error::os(Stage::WriteUidMap, "", e))?;
+        .map_err(|e| map_error(Stage::WriteUidMap, "", e))?;
     write_kernel_file(proc_path(&mut buf, pid, b"gid_map"), &plan.gid_map)
-        .map_err(|e| Error::os(Stage::WriteGidMap, "", e))
+        .map_err(|e| map_error(Stage::WriteGidMap, "", e))
+}
+
+/// A failed write of the child's maps. `/proc/PID` is only the child's in
+/// a /proc of barco's own PID namespace: under `unshare -p -f` without
+/// `--mount-proc`, it is the parent namespace's, and PID names another
+/// process there (or none). Say so, rather than a bare EPERM. No heap.
+fn map_error(stage: Stage, what: &'static str, e: Errno) -> Error {
+    let mut buf = [0u8; 64];
+    let own = proc_path(&mut buf, rustix::process::getpid().as_raw_nonzero().get() as u32, b"");
+    let ours = match (rustix::fs::stat(c"/proc/self"), rustix::fs::stat(own)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    };
+    if ours {
+        return Error::os(stage, what, e);
+    }
+    Error::os(
+        stage,
+        "through a /proc of another PID namespace (mount this one's own first, as unshare --mount-proc does)",
+        e,
+    )
 }
 
 /// Writes `text` to a kernel file (`/proc`, cgroupfs) in one write(2), as

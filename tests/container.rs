@@ -617,6 +617,18 @@ fn pid_1_of_a_pid_namespace_exits_with_the_status() {
     assert!(!out.stderr.contains("powering off"), "{out:#?}");
 }
 
+#[test]
+fn a_proc_of_another_pid_namespace_is_named_in_the_error() {
+    // `unshare -p -f` without --mount-proc: /proc is the parent namespace's,
+    // so /proc/PID/uid_map there is not the container's.
+    let r = rootfs().to_str().unwrap().to_string();
+    bare(["-m", &r, "--", "true"])
+        .wrapped("unshare", &["-p", "-f"])
+        .run()
+        .code(125)
+        .error_line("_map through a /proc of another PID namespace (mount this one's own first");
+}
+
 /// CapBnd with barco's default drops (the seed's twenty).
 const DEFAULT_CAPBND: u64 = 0x0000_01c0_141c_bfeb;
 
