@@ -30,6 +30,11 @@
 //!
 //!   Either way the container's cgroup namespace is rooted at its cgroup,
 //!   which the tests check.
+//! - **Claiming** ([`claim_at`]): barco holds an exclusive `flock(2)` on
+//!   each leaf from its mkdir to its rmdir. The kernel drops it however
+//!   barco ends, so a leaf nobody claims has no live owner: only such a
+//!   leaf is swept or taken back, whatever PID namespace its name's pid
+//!   was in (barco as PID 1 of one is always named `1`).
 //! - **While the command runs** ([`Made::watch`], no heap): remove stale
 //!   cgroups of dead barcos, and open the counters read at the end. The
 //!   supervisor only waits then, so this costs the container nothing.
@@ -89,11 +94,14 @@ pub struct Cgroup {
     /// For each of `dirs` that is a leaf: the line for a leaf that exists
     /// (another container of the same name). Made now: no heap later.
     taken: Vec<Option<String>>,
-    /// The name is barco's default, its own pid: a leaf that exists and is
-    /// empty was left by a SIGKILLed barco that had the same pid (a reused
-    /// pid, or an earlier barco as PID 1 of a PID namespace, whose name is
-    /// always `1` and which no sweep removes, as pid 1 is always alive). It
-    /// is removed and made again. One that holds processes is refused.
+    /// The name is barco's default, its own pid: a leaf of it that exists,
+    /// that no barco [claims](claim_at), and that is empty was left by a
+    /// SIGKILLed barco that had the same pid (a reused pid, or an earlier
+    /// barco as PID 1 of a PID namespace, whose name is always `1` and which
+    /// no sweep removes, as pid 1 is always alive). It is removed and made
+    /// again. One that is claimed or holds processes is refused: the same
+    /// pid in another PID namespace, from the same cgroup, is another
+    /// barco's.
     reclaim: bool,
     leaves: Vec<CString>,
     /// Parents shared by containers: removed at the end if empty.
@@ -216,9 +224,9 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     if !ok {
         return Err(Error::usage(format!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")));
     }
-    // A name of digits alone is a default name, barco's pid: a later barco
-    // takes such a cgroup for a killed barco's when that pid is gone, and
-    // would remove it from under a container that named itself so.
+    // A name of digits alone is a default name, barco's pid: such a
+    // cgroup is swept, or taken back by a barco of that pid, when it is
+    // empty and no barco claims it; a name the user gave never is.
     if name.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::usage(format!(
             "--name '{name}': digits alone are kept for barco's default names (its pid); add a letter"
@@ -473,15 +481,27 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Removes a leaf that exists, if its name is barco's own pid and it is
-    /// empty (rmdir refuses one that holds processes): see `reclaim`. No
-    /// heap.
+    /// Removes a leaf that exists, if its name is barco's own pid, no barco
+    /// claims it, and it is empty (rmdir refuses one that holds processes):
+    /// see `reclaim`. No heap.
     fn reclaimed(&self, leaf: &CStr) -> bool {
-        let removed = self.reclaim && unlinkat(CWD, leaf, AtFlags::REMOVEDIR).is_ok();
+        // The claim is held across the rmdir, and dropped with it.
+        let removed =
+            self.reclaim && claim_at(CWD, leaf).is_ok_and(|_claim| unlinkat(CWD, leaf, AtFlags::REMOVEDIR).is_ok());
         if removed {
-            debug!("removed the stale cgroup {} (a killed barco's of the same pid)", leaf.to_string_lossy());
+            debug!("removed the stale cgroup {} (no barco claimed it)", leaf.to_string_lossy());
         }
         removed
+    }
+
+    /// Claims a leaf `create` has just made: [`claim_at`], then a check
+    /// that the path is still that directory. Another barco of the same
+    /// name may have taken it over between the mkdir and the claim (it was
+    /// empty and unclaimed then): then it is theirs. No heap.
+    fn claim_made(&self, leaf: &CStr) -> Option<OwnedFd> {
+        let claim = claim_at(CWD, leaf).ok()?;
+        let (held, now) = (rustix::fs::fstat(&claim).ok()?, rustix::fs::stat(leaf).ok()?);
+        ((held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)).then_some(claim)
     }
 
     /// Creates the container's cgroup and writes its limits. No heap: on
@@ -495,6 +515,7 @@ impl Cgroup {
         let mut tries = 0;
         // Bit i: dirs[i] was made by us (there are at most three).
         let mut made = 0u32;
+        let mut claims = [None, None, None];
         'again: loop {
             for (i, dir) in self.dirs.iter().enumerate() {
                 match mkdir(dir.as_c_str(), Mode::from_raw_mode(0o755)) {
@@ -519,6 +540,15 @@ impl Cgroup {
                         return Err(self.error(dir, e));
                     }
                 }
+                // Each leaf is claimed as soon as it is made, and until it
+                // is removed (`Made`).
+                if let (Some(line), None) = (&self.taken[i], &claims[i]) {
+                    claims[i] = self.claim_made(dir);
+                    if claims[i].is_none() {
+                        self.unmake(made & !(1 << i));
+                        return Err(Error::usage(line.as_str()));
+                    }
+                }
             }
             break;
         }
@@ -531,7 +561,7 @@ impl Cgroup {
                 return Err(self.error(file, e));
             }
         }
-        Ok(Made { cg: self, oom: None, pids: None })
+        Ok(Made { cg: self, oom: None, pids: None, _claims: claims })
     }
 
     /// Removes the directories `create` made (and only those: a leaf that
@@ -544,9 +574,11 @@ impl Cgroup {
         }
     }
 
-    /// Cgroups named after a barco pid that no longer runs are left by a
-    /// SIGKILLed barco: remove them (rmdir only succeeds when empty). No
-    /// heap: the listing goes through a stack buffer.
+    /// Cgroups named after a barco pid that no longer runs, and that no
+    /// barco [claims](claim_at), are left by a SIGKILLed barco: remove them
+    /// (rmdir only succeeds when empty). (The claim decides: a barco in
+    /// another PID namespace has a pid that is not this one's.) No heap:
+    /// the listing goes through a stack buffer.
     fn remove_stale(&self) {
         for parent in &self.barco_dirs {
             let Ok(dir) = open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
@@ -563,6 +595,10 @@ impl Cgroup {
                     continue;
                 }
                 let (parent, name) = (parent.to_string_lossy(), e.file_name().to_string_lossy());
+                let Ok(_claim) = claim_at(&dir, e.file_name()) else {
+                    debug!("cgroup {parent}/{name}: claimed by a barco of another PID namespace");
+                    continue;
+                };
                 match unlinkat(&dir, e.file_name(), AtFlags::REMOVEDIR) {
                     Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
                     Err(err) => debug!("stale cgroup {parent}/{name}: {}", strerror(err)),
@@ -679,6 +715,9 @@ pub struct Made {
     /// The counters `finish` reads, opened by [`Made::watch`].
     oom: Option<OwnedFd>,
     pids: Option<OwnedFd>,
+    /// barco's [claim](claim_at) on each leaf, dropped after `finish`
+    /// removed them.
+    _claims: [Option<OwnedFd>; 3],
 }
 
 impl Made {
@@ -714,6 +753,21 @@ impl Made {
         }
         cg.remove();
     }
+}
+
+/// barco's claim on a leaf: the directory, open, with an exclusive
+/// `flock(2)` on it, held while barco runs. The kernel drops it when barco
+/// exits, however it exits, so a leaf that nobody claims has no barco
+/// alive to own it, whatever PID namespace its name's pid is in. The child
+/// holds it too until it closes its descriptors before the command. Fails
+/// with EWOULDBLOCK when another barco holds it. No heap.
+///
+/// # References
+/// - [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
+fn claim_at(dir: impl rustix::fd::AsFd, leaf: &CStr) -> Result<OwnedFd, Errno> {
+    let fd = openat(dir, leaf, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
+    Ok(fd)
 }
 
 /// A cgroup file, opened for reading. No heap.

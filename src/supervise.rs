@@ -383,13 +383,7 @@ fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
 /// `--mount-proc`, it is the parent namespace's, and PID names another
 /// process there (or none). Say so, rather than a bare EPERM. No heap.
 fn map_error(stage: Stage, what: &'static str, e: Errno) -> Error {
-    let mut buf = [0u8; 64];
-    let own = proc_path(&mut buf, rustix::process::getpid().as_raw_nonzero().get() as u32, b"");
-    let ours = match (rustix::fs::stat(c"/proc/self"), rustix::fs::stat(own)) {
-        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
-        _ => false,
-    };
-    if ours {
+    if proc_is_ours() {
         return Error::os(stage, what, e);
     }
     Error::os(
@@ -397,6 +391,17 @@ fn map_error(stage: Stage, what: &'static str, e: Errno) -> Error {
         "through a /proc of another PID namespace (mount this one's own first, as unshare --mount-proc does)",
         e,
     )
+}
+
+/// Whether /proc is of barco's own PID namespace: its `self` is the
+/// directory of barco's pid. No heap.
+fn proc_is_ours() -> bool {
+    let mut buf = [0u8; 64];
+    let own = proc_path(&mut buf, rustix::process::getpid().as_raw_nonzero().get() as u32, b"");
+    match (rustix::fs::stat(c"/proc/self"), rustix::fs::stat(own)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
 }
 
 /// Writes `text` to a kernel file (`/proc`, cgroupfs) in one write(2), as
@@ -430,6 +435,13 @@ fn proc_path<'a>(buf: &'a mut [u8; 64], pid: u32, file: &[u8]) -> &'a CStr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tests_own_proc_is_ours() {
+        // (The other case, a /proc of another PID namespace, is the
+        // container test `a_proc_of_another_pid_namespace_is_named_in_the_error`.)
+        assert!(proc_is_ours());
+    }
 
     #[test]
     fn proc_paths() {

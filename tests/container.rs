@@ -609,7 +609,9 @@ fn pid_1_of_a_pid_namespace_exits_with_the_status() {
     // barco as PID 1, but not the machine's: it prepares and reaps as an
     // init, then exits (reboot(2) would only end the namespace).
     let r = rootfs().to_str().unwrap().to_string();
-    let out = bare(["-m", &r, "--", "sh", "-c", "echo inside; exit 3"])
+    // No cgroup: PID 1 is always named `1`, and other tests' PID 1s run
+    // from the same cgroup (see `Pid1Home`).
+    let out = bare(["--cgroup", "none", "-m", &r, "--", "sh", "-c", "echo inside; exit 3"])
         .wrapped("unshare", &["-p", "-f", "-m", "--mount-proc"])
         .run()
         .code(3);
@@ -622,7 +624,7 @@ fn a_proc_of_another_pid_namespace_is_named_in_the_error() {
     // `unshare -p -f` without --mount-proc: /proc is the parent namespace's,
     // so /proc/PID/uid_map there is not the container's.
     let r = rootfs().to_str().unwrap().to_string();
-    bare(["-m", &r, "--", "true"])
+    bare(["--cgroup", "none", "-m", &r, "--", "true"])
         .wrapped("unshare", &["-p", "-f"])
         .run()
         .code(125)
@@ -930,6 +932,39 @@ fn a_killed_pid_1_barcos_cgroup_is_reused_by_the_next() {
 }
 
 #[test]
+fn two_pid_1_barcos_at_once_never_share_their_cgroup() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    assert!(on_cgroup_v1(), "the host tests expect a v1 or hybrid host; the VM suite covers cgroup v2");
+    // Two barcos as PID 1 of two PID namespaces, from the same cgroup, are
+    // both named `1`. Whichever comes second while the first runs must be
+    // refused as a name in use, even while the first's cgroup is still
+    // empty (made, not yet joined): never take it over, share it, or have
+    // it removed from under the first.
+    let _home = Pid1Home::new();
+    let join: String = Pid1Home::CONTROLLERS
+        .iter()
+        .map(|c| format!("echo $$ > {}/cgroup.procs; ", Pid1Home::dir(c).display()))
+        .collect();
+    let script = format!("{join}exec unshare -p -f -m --mount-proc \"$@\"");
+    let refused = "a container named '1' is running";
+    for _ in 0..20 {
+        let pair: Vec<std::process::Child> = (0..2)
+            .map(|_| barco(["--", "sh", "-c", "sleep 0.1; echo done"]).wrapped("sh", &["-c", &script, "sh"]).spawn())
+            .collect();
+        let outs: Vec<harness::Output> = pair.into_iter().map(finish).collect();
+        for out in &outs {
+            let ran = out.code == 0 && out.stdout == "done\n" && out.stderr.is_empty();
+            let was_refused = out.code == 125 && out.stderr.lines().count() == 1 && out.stderr.contains(refused);
+            assert!(ran || was_refused, "{outs:#?}");
+        }
+        assert!(outs.iter().any(|o| o.code == 0), "both were refused: {outs:#?}");
+    }
+    assert!(Pid1Home::leaves().is_empty(), "left behind: {:?}", Pid1Home::leaves());
+}
+
+#[test]
 fn default_limits_are_the_seeds() {
     if harness::rootless().is_some() {
         return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
@@ -1080,6 +1115,15 @@ fn cgroup_errors_and_choices() {
     assert!(v1_cgroup("pids", "twice").exists(), "the refused run took the running container's cgroup");
     kill(children(first.id())[0], Signal::KILL);
     finish(first).code(137);
+    // An empty leaf of a name the user gave is refused too, and kept: only
+    // barco's default names, its pid, are taken back when stale.
+    let kept = v1_cgroup("pids", "kept");
+    std::fs::create_dir(&kept).unwrap();
+    let out = barco(["--name", "kept", "true"]).run();
+    let still = kept.exists();
+    let _ = std::fs::remove_dir(&kept);
+    out.code(125).error_line("a container named 'kept' is running");
+    assert!(still, "a leaf of a name the user gave was taken back");
 }
 
 #[test]

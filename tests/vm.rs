@@ -131,6 +131,7 @@ const CGROUP: &[&str] = &[
     "cgroup-intruder-killed",
     "cgroup-pid-1-reused",
     "cgroup-pid-1-held-refused",
+    "cgroup-pid-1-concurrent",
     "cgroup-seed-defaults",
     "cgroup-oom",
     "cgroup-fork-bomb",

@@ -275,6 +275,35 @@ left=$([ -d /sys/fs/cgroup/barco/$bp ] && echo yes)
 
 # barco started from a cgroup that has processes (no internal processes
 # allowed there): its containers still get their cgroups under the root.
+# Two barcos as PID 1 of two PID namespaces at once are both named 1:
+# whichever comes second while the first runs is refused as a name in use,
+# even while the first's cgroup is made and still empty. It never takes
+# that cgroup over, nor shares it (the first's cgroup.kill at its end would
+# kill the second's container).
+pair() {
+    unshare -p -f -m --mount-proc "$B" -m $R -- sh -c "sleep $2; echo done" >/tmp/pair.$1 2>&1
+    echo "status $?" >>/tmp/pair.$1
+}
+bad=""
+for i in 1 2 3 4 5 6; do
+    pair a 0.1 &
+    pa=$!
+    pair b 0.3 &
+    pb=$!
+    wait $pa $pb
+    for x in a b; do
+        got=$(tr '\n' '|' </tmp/pair.$x)
+        case "$got" in
+            "done|status 0|" | "barco: a container named '1' is running "*"|status 125|") ;;
+            *) bad="$bad [$x: $got]" ;;
+        esac
+    done
+    grep -q "status 0" /tmp/pair.a /tmp/pair.b || bad="$bad [both refused]"
+done
+[ -z "$bad" ] && [ ! -e /sys/fs/cgroup/barco ] && pass cgroup-pid-1-concurrent \
+    || fail cgroup-pid-1-concurrent "$bad $(ls /sys/fs/cgroup/barco 2>&1 | tr '\n' ' ')"
+rmdir /sys/fs/cgroup/barco/1 /sys/fs/cgroup/barco 2>/dev/null
+
 mkdir -p /sys/fs/cgroup/busy
 echo $$ > /sys/fs/cgroup/busy/cgroup.procs
 expect cgroup-from-a-busy-cgroup 0 "0::/" -m $R -- cat /proc/self/cgroup
