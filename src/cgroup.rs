@@ -32,9 +32,10 @@
 //!   which the tests check.
 //! - **Claiming** ([`claim_at`]): barco holds an exclusive `flock(2)` on
 //!   each leaf from its mkdir to its rmdir. The kernel drops it however
-//!   barco ends, so a leaf nobody claims has no live owner: only such a
-//!   leaf is swept or taken back, whatever PID namespace its name's pid
-//!   was in (barco as PID 1 of one is always named `1`).
+//!   barco ends, so a leaf nobody claims has no live owner (but for the
+//!   moment between a barco's mkdir and its claim, which `create` checks
+//!   for): only such a leaf is swept or taken back, whatever PID namespace
+//!   its name's pid was in (barco as PID 1 of one is always named `1`).
 //! - **While the command runs** ([`Made::watch`], no heap): remove stale
 //!   cgroups of dead barcos, and open the counters read at the end. The
 //!   supervisor only waits then, so this costs the container nothing.
@@ -496,12 +497,21 @@ impl Cgroup {
 
     /// Claims a leaf `create` has just made: [`claim_at`], then a check
     /// that the path is still that directory. Another barco of the same
-    /// name may have taken it over between the mkdir and the claim (it was
-    /// empty and unclaimed then): then it is theirs. No heap.
-    fn claim_made(&self, leaf: &CStr) -> Option<OwnedFd> {
-        let claim = claim_at(CWD, leaf).ok()?;
-        let (held, now) = (rustix::fs::fstat(&claim).ok()?, rustix::fs::stat(leaf).ok()?);
-        ((held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)).then_some(claim)
+    /// default name may have taken it over between the mkdir and the claim
+    /// (it was empty and unclaimed then): then it is theirs, `Err(None)`.
+    /// Any other failure is `Err(Some(errno))`. No heap.
+    fn claim_made(&self, leaf: &CStr) -> Result<OwnedFd, Option<Errno>> {
+        let lost = |e| match e {
+            Errno::WOULDBLOCK | Errno::NOENT if self.reclaim => None,
+            e => Some(e),
+        };
+        let claim = claim_at(CWD, leaf).map_err(lost)?;
+        let held = rustix::fs::fstat(&claim).map_err(Some)?;
+        let now = rustix::fs::stat(leaf).map_err(lost)?;
+        match (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino) {
+            true => Ok(claim),
+            false => Err(None),
+        }
     }
 
     /// Creates the container's cgroup and writes its limits. No heap: on
@@ -543,10 +553,16 @@ impl Cgroup {
                 // Each leaf is claimed as soon as it is made, and until it
                 // is removed (`Made`).
                 if let (Some(line), None) = (&self.taken[i], &claims[i]) {
-                    claims[i] = self.claim_made(dir);
-                    if claims[i].is_none() {
-                        self.unmake(made & !(1 << i));
-                        return Err(Error::usage(line.as_str()));
+                    match self.claim_made(dir) {
+                        Ok(claim) => claims[i] = Some(claim),
+                        Err(None) => {
+                            self.unmake(made & !(1 << i));
+                            return Err(Error::usage(line.as_str()));
+                        }
+                        Err(Some(e)) => {
+                            self.unmake(made);
+                            return Err(self.error(dir, e));
+                        }
                     }
                 }
             }
@@ -595,9 +611,13 @@ impl Cgroup {
                     continue;
                 }
                 let (parent, name) = (parent.to_string_lossy(), e.file_name().to_string_lossy());
-                let Ok(_claim) = claim_at(&dir, e.file_name()) else {
-                    debug!("cgroup {parent}/{name}: claimed by a barco of another PID namespace");
-                    continue;
+                let _claim = match claim_at(&dir, e.file_name()) {
+                    Ok(claim) => claim,
+                    Err(err) => {
+                        // EWOULDBLOCK: a barco of another PID namespace's.
+                        debug!("stale cgroup {parent}/{name}: claiming it: {}", strerror(err));
+                        continue;
+                    }
                 };
                 match unlinkat(&dir, e.file_name(), AtFlags::REMOVEDIR) {
                     Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
@@ -758,9 +778,12 @@ impl Made {
 /// barco's claim on a leaf: the directory, open, with an exclusive
 /// `flock(2)` on it, held while barco runs. The kernel drops it when barco
 /// exits, however it exits, so a leaf that nobody claims has no barco
-/// alive to own it, whatever PID namespace its name's pid is in. The child
-/// holds it too until it closes its descriptors before the command. Fails
-/// with EWOULDBLOCK when another barco holds it. No heap.
+/// alive to own it, whatever PID namespace its name's pid is in (but for
+/// the moment between a barco's mkdir and its claim: a leaf taken over
+/// then is the other barco's, and this one is refused as a name in use).
+/// On v2, where the clone comes after, the child holds it too until it
+/// closes its descriptors before the command. Fails with EWOULDBLOCK when
+/// another barco holds it. No heap.
 ///
 /// # References
 /// - [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)

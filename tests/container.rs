@@ -852,40 +852,50 @@ fn a_process_moved_into_the_cgroup_from_outside_is_killed_at_the_end() {
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
 
-/// v1 cgroups a test made, `barco-pid1-home` in each hierarchy, removed
+/// v1 cgroups a test made, `barco-HOME` in each hierarchy (one HOME per
+/// test: tests run in parallel), for barco as PID 1 to run from; removed
 /// with whatever is left in them when the test ends, passed or failed.
-struct Pid1Home;
+struct Pid1Home(&'static str);
 
 impl Pid1Home {
     const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 
-    fn new() -> Pid1Home {
+    fn new(home: &'static str) -> Pid1Home {
+        let h = Pid1Home(home);
         for c in Self::CONTROLLERS {
-            std::fs::create_dir(Self::dir(c)).unwrap();
+            std::fs::create_dir(h.dir(c)).unwrap();
         }
-        Pid1Home
+        h
     }
 
-    fn dir(c: &str) -> std::path::PathBuf {
-        v1_cgroup(c, "pid1-home")
+    fn dir(&self, c: &str) -> std::path::PathBuf {
+        v1_cgroup(c, self.0)
     }
 
     /// The cgroup barco names `1` when it runs from here.
-    fn leaf(c: &str) -> std::path::PathBuf {
-        Self::dir(c).join("barco-1")
+    fn leaf(&self, c: &str) -> std::path::PathBuf {
+        self.dir(c).join("barco-1")
     }
 
     /// The hierarchies that hold a `barco-1`.
-    fn leaves() -> Vec<&'static str> {
-        Self::CONTROLLERS.into_iter().filter(|c| Self::leaf(c).exists()).collect()
+    fn leaves(&self) -> Vec<&'static str> {
+        Self::CONTROLLERS.into_iter().filter(|c| self.leaf(c).exists()).collect()
+    }
+
+    /// `sh -c SCRIPT sh BARCO...`'s script: join these cgroups, then run
+    /// barco as PID 1 of a new PID namespace.
+    fn script(&self) -> String {
+        let join: String =
+            Self::CONTROLLERS.iter().map(|c| format!("echo $$ > {}/cgroup.procs; ", self.dir(c).display())).collect();
+        format!("{join}exec unshare -p -f -m --mount-proc \"$@\"")
     }
 }
 
 impl Drop for Pid1Home {
     fn drop(&mut self) {
         for c in Self::CONTROLLERS {
-            let _ = std::fs::remove_dir(Self::leaf(c));
-            let _ = std::fs::remove_dir(Self::dir(c));
+            let _ = std::fs::remove_dir(self.leaf(c));
+            let _ = std::fs::remove_dir(self.dir(c));
         }
     }
 }
@@ -901,31 +911,27 @@ fn a_killed_pid_1_barcos_cgroup_is_reused_by_the_next() {
     // the next barco-1 must reuse it while it is empty, and refuse it while
     // it holds a process. Both run from a cgroup of their own, so that no
     // other test's PID 1 shares their barco-1.
-    let _home = Pid1Home::new();
-    let join: String = Pid1Home::CONTROLLERS
-        .iter()
-        .map(|c| format!("echo $$ > {}/cgroup.procs; ", Pid1Home::dir(c).display()))
-        .collect();
-    let script = format!("{join}exec unshare -p -f -m --mount-proc \"$@\"");
+    let home = Pid1Home::new("pid1-reused");
+    let script = home.script();
     let as_pid_1 = |args: &[&str]| barco(args).wrapped("sh", &["-c", &script, "sh"]);
     let mut first = as_pid_1(&["--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
     assert_eq!(read_line(&mut first), "ready");
     kill(children(first.id())[0], Signal::KILL);
     let killed = finish(first);
-    let procs = |c: &str| std::fs::read_to_string(Pid1Home::leaf(c).join("cgroup.procs")).unwrap_or_default();
+    let procs = |c: &str| std::fs::read_to_string(home.leaf(c).join("cgroup.procs")).unwrap_or_default();
     eventually("the killed container to leave its cgroup", || {
         Pid1Home::CONTROLLERS.iter().all(|c| procs(c).is_empty())
     });
-    assert_eq!(Pid1Home::leaves().len(), 3, "SIGKILL of barco as PID 1 leaves barco-1 behind: {killed:#?}");
+    assert_eq!(home.leaves().len(), 3, "SIGKILL of barco as PID 1 leaves barco-1 behind: {killed:#?}");
     assert_eq!(as_pid_1(&["--", "sh", "-c", "echo reused"]).run().code(0).stdout, "reused\n");
-    assert!(Pid1Home::leaves().is_empty(), "the reused cgroup was left behind: {:?}", Pid1Home::leaves());
+    assert!(home.leaves().is_empty(), "the reused cgroup was left behind: {:?}", home.leaves());
     // A barco-1 that holds a process is another container's: refused.
-    std::fs::create_dir(Pid1Home::leaf("pids")).unwrap();
+    std::fs::create_dir(home.leaf("pids")).unwrap();
     let mut holder = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
     let guard = harness::KillTree(holder.id());
-    std::fs::write(Pid1Home::leaf("pids").join("cgroup.procs"), holder.id().to_string()).unwrap();
+    std::fs::write(home.leaf("pids").join("cgroup.procs"), holder.id().to_string()).unwrap();
     as_pid_1(&["true"]).run().code(125).error_line("a container named '1' is running");
-    assert_eq!(Pid1Home::leaves(), ["pids"], "the refused run removed a cgroup that holds a process");
+    assert_eq!(home.leaves(), ["pids"], "the refused run removed a cgroup that holds a process");
     let _ = holder.kill();
     let _ = holder.wait();
     guard.disarm();
@@ -942,12 +948,8 @@ fn two_pid_1_barcos_at_once_never_share_their_cgroup() {
     // refused as a name in use, even while the first's cgroup is still
     // empty (made, not yet joined): never take it over, share it, or have
     // it removed from under the first.
-    let _home = Pid1Home::new();
-    let join: String = Pid1Home::CONTROLLERS
-        .iter()
-        .map(|c| format!("echo $$ > {}/cgroup.procs; ", Pid1Home::dir(c).display()))
-        .collect();
-    let script = format!("{join}exec unshare -p -f -m --mount-proc \"$@\"");
+    let home = Pid1Home::new("pid1-pairs");
+    let script = home.script();
     let refused = "a container named '1' is running";
     for _ in 0..20 {
         let pair: Vec<std::process::Child> = (0..2)
@@ -961,7 +963,30 @@ fn two_pid_1_barcos_at_once_never_share_their_cgroup() {
         }
         assert!(outs.iter().any(|o| o.code == 0), "both were refused: {outs:#?}");
     }
-    assert!(Pid1Home::leaves().is_empty(), "left behind: {:?}", Pid1Home::leaves());
+    assert!(home.leaves().is_empty(), "left behind: {:?}", home.leaves());
+}
+
+#[test]
+fn a_cgroup_that_cannot_be_claimed_is_an_error_and_removed() {
+    if harness::rootless().is_some() {
+        return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
+    }
+    // With too few descriptors, the claim on one of the three leaves fails
+    // (which one depends on the limit): an OS error naming that leaf, not
+    // "a container named ... is running", and no leaf left behind, or the
+    // name would be refused from then on.
+    for limit in 7..=9 {
+        let out = barco(["--name", "unclaimed", "true"])
+            .wrapped("sh", &["-c", &format!("ulimit -n {limit}; exec \"$@\""), "sh"])
+            .run();
+        let left: Vec<&str> =
+            ["memory", "cpu", "pids"].into_iter().filter(|c| v1_cgroup(c, "unclaimed").exists()).collect();
+        for c in &left {
+            let _ = std::fs::remove_dir(v1_cgroup(c, "unclaimed"));
+        }
+        let out = out.code(125).error_line("barco-unclaimed: Too many open files");
+        assert!(left.is_empty(), "left behind with {limit} descriptors: {left:?}, {out:#?}");
+    }
 }
 
 #[test]
