@@ -452,7 +452,7 @@ fn human(bytes: u64) -> String {
     bytes.to_string()
 }
 
-fn own_pid() -> u32 {
+pub fn own_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
@@ -486,9 +486,7 @@ impl Cgroup {
     /// claims it, and it is empty (rmdir refuses one that holds processes):
     /// see `reclaim`. No heap.
     fn reclaimed(&self, leaf: &CStr) -> bool {
-        // The claim is held across the rmdir, and dropped with it.
-        let removed =
-            self.reclaim && claim_at(CWD, leaf).is_ok_and(|_claim| unlinkat(CWD, leaf, AtFlags::REMOVEDIR).is_ok());
+        let removed = self.reclaim && remove_unclaimed(CWD, leaf).is_ok();
         if removed {
             debug!("removed the stale cgroup {} (no barco claimed it)", leaf.to_string_lossy());
         }
@@ -611,15 +609,8 @@ impl Cgroup {
                     continue;
                 }
                 let (parent, name) = (parent.to_string_lossy(), e.file_name().to_string_lossy());
-                let _claim = match claim_at(&dir, e.file_name()) {
-                    Ok(claim) => claim,
-                    Err(err) => {
-                        // EWOULDBLOCK: a barco of another PID namespace's.
-                        debug!("stale cgroup {parent}/{name}: claiming it: {}", strerror(err));
-                        continue;
-                    }
-                };
-                match unlinkat(&dir, e.file_name(), AtFlags::REMOVEDIR) {
+                // EWOULDBLOCK: a barco of another PID namespace's.
+                match remove_unclaimed(&dir, e.file_name()) {
                     Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
                     Err(err) => debug!("stale cgroup {parent}/{name}: {}", strerror(err)),
                 }
@@ -791,6 +782,14 @@ fn claim_at(dir: impl rustix::fd::AsFd, leaf: &CStr) -> Result<OwnedFd, Errno> {
     let fd = openat(dir, leaf, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
     Ok(fd)
+}
+
+/// Removes a leaf that no barco claims: claimed across the rmdir (which
+/// refuses one that holds processes), so that no barco claims it meanwhile.
+/// No heap.
+fn remove_unclaimed(dir: impl rustix::fd::AsFd + Copy, leaf: &CStr) -> Result<(), Errno> {
+    let _claim = claim_at(dir, leaf)?;
+    unlinkat(dir, leaf, AtFlags::REMOVEDIR)
 }
 
 /// A cgroup file, opened for reading. No heap.

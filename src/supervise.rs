@@ -397,7 +397,7 @@ fn map_error(stage: Stage, what: &'static str, e: Errno) -> Error {
 /// directory of barco's pid. No heap.
 fn proc_is_ours() -> bool {
     let mut buf = [0u8; 64];
-    let own = proc_path(&mut buf, rustix::process::getpid().as_raw_nonzero().get() as u32, b"");
+    let own = proc_path(&mut buf, crate::cgroup::own_pid(), b"");
     match (rustix::fs::stat(c"/proc/self"), rustix::fs::stat(own)) {
         (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
         _ => false,

@@ -882,12 +882,13 @@ impl Pid1Home {
         Self::CONTROLLERS.into_iter().filter(|c| self.leaf(c).exists()).collect()
     }
 
-    /// `sh -c SCRIPT sh BARCO...`'s script: join these cgroups, then run
-    /// barco as PID 1 of a new PID namespace.
-    fn script(&self) -> String {
+    /// `barco -m ROOTFS ARGS...` run from these cgroups, as PID 1 of a new
+    /// PID namespace.
+    fn barco(&self, args: &[&str]) -> harness::Run {
         let join: String =
             Self::CONTROLLERS.iter().map(|c| format!("echo $$ > {}/cgroup.procs; ", self.dir(c).display())).collect();
-        format!("{join}exec unshare -p -f -m --mount-proc \"$@\"")
+        let script = format!("{join}exec unshare -p -f -m --mount-proc \"$@\"");
+        barco(args).wrapped("sh", &["-c", &script, "sh"])
     }
 }
 
@@ -912,8 +913,7 @@ fn a_killed_pid_1_barcos_cgroup_is_reused_by_the_next() {
     // it holds a process. Both run from a cgroup of their own, so that no
     // other test's PID 1 shares their barco-1.
     let home = Pid1Home::new("pid1-reused");
-    let script = home.script();
-    let as_pid_1 = |args: &[&str]| barco(args).wrapped("sh", &["-c", &script, "sh"]);
+    let as_pid_1 = |args: &[&str]| home.barco(args);
     let mut first = as_pid_1(&["--", "sh", "-c", "echo ready; exec sleep 1000"]).spawn();
     assert_eq!(read_line(&mut first), "ready");
     kill(children(first.id())[0], Signal::KILL);
@@ -949,12 +949,10 @@ fn two_pid_1_barcos_at_once_never_share_their_cgroup() {
     // empty (made, not yet joined): never take it over, share it, or have
     // it removed from under the first.
     let home = Pid1Home::new("pid1-pairs");
-    let script = home.script();
     let refused = "a container named '1' is running";
     for _ in 0..20 {
-        let pair: Vec<std::process::Child> = (0..2)
-            .map(|_| barco(["--", "sh", "-c", "sleep 0.1; echo done"]).wrapped("sh", &["-c", &script, "sh"]).spawn())
-            .collect();
+        let pair: Vec<std::process::Child> =
+            (0..2).map(|_| home.barco(&["--", "sh", "-c", "sleep 0.1; echo done"]).spawn()).collect();
         let outs: Vec<harness::Output> = pair.into_iter().map(finish).collect();
         for out in &outs {
             let ran = out.code == 0 && out.stdout == "done\n" && out.stderr.is_empty();
