@@ -363,7 +363,7 @@ fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
 fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
     info!("writing uid_map and gid_map...");
     if let Some(helpers) = &plan.map_helpers {
-        return helpers.run(pid);
+        return helpers.run(pid).map_err(|(stage, helper, e)| map_error(stage, helper, e));
     }
     let mut buf = [0u8; 64];
     if plan.deny_setgroups {
@@ -378,10 +378,11 @@ fn write_maps(plan: &'static Plan, pid: u32) -> Result<(), Error> {
         .map_err(|e| map_error(Stage::WriteGidMap, "", e))
 }
 
-/// A failed write of the child's maps. `/proc/PID` is only the child's in
-/// a /proc of barco's own PID namespace: under `unshare -p -f` without
-/// `--mount-proc`, it is the parent namespace's, and PID names another
-/// process there (or none). Say so, rather than a bare EPERM. No heap.
+/// A failed write of the child's maps, by barco or by newuidmap and
+/// newgidmap. `/proc/PID` is only the child's in a /proc of barco's own PID
+/// namespace: under `unshare -p -f` without `--mount-proc`, it is the
+/// parent namespace's, and PID names another process there (or none). Say
+/// so, rather than a bare EPERM. No heap.
 fn map_error(stage: Stage, what: &'static str, e: Errno) -> Error {
     if proc_is_ours() {
         return Error::os(stage, what, e);

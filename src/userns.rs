@@ -152,11 +152,12 @@ impl Helpers {
         Ok(Helpers { uid: helper(uid_path, uid_map), gid: helper(gid_path, gid_map) })
     }
 
-    /// Runs newuidmap, then newgidmap, for `pid`. No heap: the argument
-    /// vector is put together on the stack.
-    pub fn run(&'static self, pid: u32) -> Result<(), Error> {
+    /// Runs newuidmap, then newgidmap, for `pid`. A failure comes back as
+    /// the step, the helper's path and the errno, for the caller's error.
+    /// No heap: the argument vector is put together on the stack.
+    pub fn run(&'static self, pid: u32) -> Result<(), (Stage, &'static str, Errno)> {
         for (helper, stage) in [(&self.uid, Stage::WriteUidMap), (&self.gid, Stage::WriteGidMap)] {
-            helper.run(pid).map_err(|e| Error::os(stage, helper.shown.as_str(), e))?;
+            helper.run(pid).map_err(|e| (stage, helper.shown.as_str(), e))?;
         }
         Ok(())
     }

@@ -254,6 +254,18 @@ fn ranges_through_newuidmap_with_the_users_subordinate_ids() {
     let out = barco(["--cgroup", "none", "--uid-map", "0:900000:10", "true"]).wrapped("setpriv", &as_user).run();
     assert_eq!(out.code, 125, "{out:#?}");
     assert!(out.stderr.lines().last().unwrap().contains("writing uid_map /usr/bin/newuidmap"), "{out:#?}");
+    // In a PID namespace whose /proc is still the parent's, newuidmap is
+    // given a pid that names another process there: barco says why.
+    let out = barco(["--cgroup", "none", "--uid-map", "0:300000:65536", "--gid-map", "0:300000:65536", "true"])
+        .wrapped("setpriv", &as_user)
+        .wrapped("unshare", &["-p", "-f"])
+        .run();
+    assert_eq!(out.code, 125, "{out:#?}");
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.contains("writing uid_map through a /proc of another PID namespace (mount this one's own"),
+        "{out:#?}"
+    );
 }
 
 #[test]
