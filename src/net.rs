@@ -134,14 +134,17 @@ impl core::fmt::Display for Cidr {
 
 /// Parses `--ip`: dotted-quad IPv4 with a prefix length from 8 to 31.
 pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
-    let bad = |why: &str| format!("--ip '{s}': {why}");
-    let (addr, prefix) = s.split_once('/').ok_or_else(|| bad("not ADDRESS/PREFIX (for example 10.1.2.1/30)"))?;
-    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad("not an IPv4 address (IPv6 is not supported)"))?;
-    let prefix: u8 = prefix.parse().map_err(|_| bad("the prefix length is not a number"))?;
-    if !(8..=31).contains(&prefix) {
-        return Err(bad("the prefix length must be 8 to 31 (a link needs two addresses)"));
-    }
-    let cidr = Cidr { addr: addr.octets(), prefix };
+    // One message for every way it can be wrong: one copy of the format.
+    let parse = || {
+        let (addr, prefix) = s.split_once('/').ok_or("not ADDRESS/PREFIX (for example 10.1.2.1/30)")?;
+        let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| "not an IPv4 address (IPv6 is not supported)")?;
+        let prefix: u8 = prefix.parse().map_err(|_| "the prefix length is not a number")?;
+        if !(8..=31).contains(&prefix) {
+            return Err("the prefix length must be 8 to 31 (a link needs two addresses)");
+        }
+        Ok(Cidr { addr: addr.octets(), prefix })
+    };
+    let cidr = parse().map_err(|why| format!("--ip '{s}': {why}"))?;
     cidr.ends()?;
     Ok(cidr)
 }
