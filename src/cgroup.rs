@@ -240,7 +240,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 /// cgroup2 with the memory, cpu and pids controllers, or else the v1
 /// hierarchies; `own` reads `/proc/self/cgroup`, which only v1 needs.
 pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
-    let magic = |p: &Path| statfs(p).map(|s| s.f_type).unwrap_or(0);
+    let magic = |p: &Path| statfs(&*path_c(p)).map(|s| s.f_type).unwrap_or(0);
     let own = own();
     if magic(mount) == CGROUP2_SUPER_MAGIC {
         // "0::/some/path"
@@ -275,13 +275,13 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 /// root's go in `/sys/fs/cgroup/barco/NAME`.
 pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     use rustix::fs::{access, Access};
-    if statfs(mount).map(|s| s.f_type).unwrap_or(0) != CGROUP2_SUPER_MAGIC {
+    if statfs(&*path_c(mount)).map(|s| s.f_type).unwrap_or(0) != CGROUP2_SUPER_MAGIC {
         return None;
     }
     let own = own();
     let (parent, own) = split_own(&own)?;
     let parent = mount.join(parent);
-    let may = |p: &Path, how| access(p, how).is_ok();
+    let may = |p: &Path, how| access(&*path_c(p), how).is_ok();
     let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
         && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
         && may(&parent.join("cgroup.procs"), Access::WRITE_OK);

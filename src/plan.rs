@@ -106,8 +106,9 @@ pub fn env_entry(entry: &[u8]) -> Option<(OsString, OsString)> {
 /// the file's size, which these give as 0 (or 4096), and so reads 32 bytes
 /// at a time after an fstat; it is also 2 KB more code.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Errno> {
+    let path = c_path(path.as_os_str())?;
     let fd =
-        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+        rustix::fs::open(&*path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
     let (mut bytes, mut buf) = (Vec::new(), [0u8; 4096]);
     loop {
         match rustix::io::read(&fd, &mut buf) {
@@ -127,7 +128,16 @@ pub fn read_text(path: impl AsRef<Path>) -> Option<String> {
 /// What `path` itself is, a symlink not followed (`lstat(2)`); None if it
 /// cannot be looked at.
 pub fn file_type(path: &Path) -> Option<rustix::fs::FileType> {
-    rustix::fs::lstat(path).ok().map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode))
+    let path = c_path(path.as_os_str()).ok()?;
+    rustix::fs::lstat(&*path).ok().map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode))
+}
+
+/// `path` as a C string for rustix, or EINVAL for a NUL inside, as rustix
+/// says. Not inlined: rustix's own conversion of a `Path` or `str`, inlined
+/// at each call, was 0.2 KB a call in `just tiny`.
+#[inline(never)]
+pub fn c_path(path: &OsStr) -> Result<CString, Errno> {
+    CString::new(path.as_bytes()).map_err(|_| Errno::INVAL)
 }
 
 /// A null-terminated array of C-string pointers, as `execve` wants for argv
@@ -594,12 +604,14 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
     // Not std::fs::canonicalize: musl's realpath(3) under it is the last
     // user of musl's malloc in `just tiny`. The kernel resolves the path
     // once, in the open, and /proc names what it found.
-    let fd = openat(CWD, root, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
+    let fd = c_path(root)
+        .and_then(|root| openat(CWD, &*root, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()))
+        .map_err(fail)?;
     if FileType::from_raw_mode(fstat(&fd).map_err(fail)?.st_mode) != FileType::Directory {
         return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
     }
     let link = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
-    match readlinkat(CWD, link.as_str(), Vec::new()) {
+    match c_path(link.as_ref()).and_then(|link| readlinkat(CWD, &*link, Vec::new())) {
         Ok(path) if path.as_bytes().starts_with(b"/") => Ok(OsString::from_vec(path.into_bytes()).into()),
         // No /proc yet (a bare PID 1): the path as given, made absolute.
         _ => {

@@ -26,7 +26,7 @@
 
 use crate::cli::IdRange;
 use crate::error::{Error, Stage};
-use crate::plan::{read_text, Host};
+use crate::plan::{c_path, read_text, Host};
 use crate::sys;
 use core::ffi::{c_char, CStr};
 use rustix::io::Errno;
@@ -125,7 +125,10 @@ impl Helpers {
             host.euid, host.egid
         );
         let find = |name: &str| {
-            HELPER_DIRS.iter().map(|d| format!("{d}/{name}")).find(|p| rustix::fs::stat(p.as_str()).is_ok())
+            HELPER_DIRS
+                .iter()
+                .map(|d| format!("{d}/{name}"))
+                .find(|p| c_path(p.as_ref()).and_then(|p| rustix::fs::stat(&*p)).is_ok())
         };
         let (Some(uid_path), Some(gid_path)) = (find("newuidmap"), find("newgidmap")) else {
             return Err(Error::usage(format!("{need}; newuidmap or newgidmap is missing")));
