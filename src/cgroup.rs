@@ -320,6 +320,13 @@ fn value(s: impl Into<Vec<u8>>) -> CString {
     bytes_c(s.into())
 }
 
+/// `n` in decimal, as a C string. Not inlined: each of the seven values
+/// written as a number would carry a copy of the formatting.
+#[inline(never)]
+fn number(n: u64) -> CString {
+    value(n.to_string())
+}
+
 /// `dir/name` as a C string.
 #[inline(never)]
 fn file(dir: &Path, name: &str) -> CString {
@@ -341,7 +348,7 @@ fn bytes_c(v: Vec<u8>) -> CString {
 
 /// The whole plan of the container's cgroup.
 pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
-    let max = |v: Option<u64>| v.map_or("max".to_string(), |n| n.to_string());
+    let max = |v: Option<u64>| v.map_or_else(|| value("max"), number);
     let memory_display = l.memory.map_or("max".into(), |m| format!("--memory {}", human(m)));
     let pids_display = l.pids.map_or("max".into(), |p| format!("--pids {p}"));
     match h {
@@ -351,12 +358,12 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             let mut writes = vec![
                 (file(root, "cgroup.subtree_control"), value("+memory +cpu +pids")),
                 (file(&parent, "cgroup.subtree_control"), value("+memory +cpu +pids")),
-                (file(&leaf, "memory.max"), value(max(l.memory))),
-                (file(&leaf, "cpu.weight"), value(l.cpu_weight.to_string())),
-                (file(&leaf, "pids.max"), value(max(l.pids))),
+                (file(&leaf, "memory.max"), max(l.memory)),
+                (file(&leaf, "cpu.weight"), number(l.cpu_weight)),
+                (file(&leaf, "pids.max"), max(l.pids)),
             ];
             if let Some(swap) = l.swap {
-                writes.push((file(&leaf, "memory.swap.max"), value(max(swap))));
+                writes.push((file(&leaf, "memory.swap.max"), max(swap)));
             }
             if let Some(q) = l.cpu_quota {
                 writes.push((file(&leaf, "cpu.max"), value(format!("{q} {CPU_PERIOD}"))));
@@ -393,18 +400,18 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             };
             let (m, cp, p) = (at(memory), at(cpu), at(pids));
             let mut writes = vec![
-                (file(&m.1, "memory.limit_in_bytes"), value(l.memory.map_or("-1".into(), |n| n.to_string()))),
-                (file(&cp.1, "cpu.shares"), value(weight_to_shares(l.cpu_weight).to_string())),
-                (file(&p.1, "pids.max"), value(max(l.pids))),
+                (file(&m.1, "memory.limit_in_bytes"), l.memory.map_or_else(|| value("-1"), number)),
+                (file(&cp.1, "cpu.shares"), number(weight_to_shares(l.cpu_weight))),
+                (file(&p.1, "pids.max"), max(l.pids)),
             ];
             if let (Some(swap), Some(mem)) = (l.swap, l.memory) {
                 // v1 limits memory+swap together.
-                let total = swap.map_or("-1".into(), |s| (mem.saturating_add(s)).to_string());
-                writes.push((file(&m.1, "memory.memsw.limit_in_bytes"), value(total)));
+                let total = swap.map_or_else(|| value("-1"), |s| number(mem.saturating_add(s)));
+                writes.push((file(&m.1, "memory.memsw.limit_in_bytes"), total));
             }
             if let Some(q) = l.cpu_quota {
-                writes.push((file(&cp.1, "cpu.cfs_period_us"), value(CPU_PERIOD.to_string())));
-                writes.push((file(&cp.1, "cpu.cfs_quota_us"), value(q.to_string())));
+                writes.push((file(&cp.1, "cpu.cfs_period_us"), number(CPU_PERIOD)));
+                writes.push((file(&cp.1, "cpu.cfs_quota_us"), number(q)));
             }
             let all = [&m, &cp, &p];
             Cgroup {
