@@ -195,6 +195,9 @@ impl Network {
     /// and the host end's name, `bc-NAME`.
     /// `ping_groups`: the gids `ping_group_range` opens, which must all be
     /// mapped in the container's user namespace.
+    /// Not inlined into `Plan::new`, which it made 0.3 KB bigger in `just
+    /// tiny` than it is alone.
+    #[inline(never)]
     pub fn plan(
         mode: NetMode,
         ip: Option<Cidr>,
