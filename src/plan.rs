@@ -713,7 +713,9 @@ fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> R
 }
 
 /// Paths to try for `command`, like execvp: as given if it has a `/`,
-/// otherwise in each directory of PATH.
+/// otherwise in each directory of PATH. Not inlined into `Plan::new`: 0.1 KB
+/// of `just tiny`.
+#[inline(never)]
 fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
     let paths: Vec<Vec<u8>> = if command.contains(&b'/') {
         vec![command.to_vec()]
