@@ -253,7 +253,9 @@ impl ChildEnd {
     /// Waits for the network builder: the namespace it made (`Ok(Ok)`), or
     /// the failure it stopped at (`Ok(Err)`), the child's to report. The
     /// supervisor's `CgroupReady` may come first (two senders): it is kept
-    /// for [`wait_cgroup`](ChildEnd::wait_cgroup).
+    /// for [`wait_cgroup`](ChildEnd::wait_cgroup). Not inlined into the
+    /// child's `setup`: 0.2 KB of `just tiny`.
+    #[inline(never)]
     pub fn wait_net(&self) -> Result<Result<OwnedFd, Failure>, Errno> {
         loop {
             let mut m = [0u8; MSG_LEN];
