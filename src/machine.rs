@@ -105,7 +105,8 @@ fn mount_if_missing(fstype: &CStr, target: &CStr, flags: MountFlags) -> Result<b
     }
     let parent = match target.to_bytes().iter().rposition(|&b| b == b'/') {
         Some(0) | None => c"/".to_owned(),
-        Some(i) => std::ffi::CString::new(&target.to_bytes()[..i]).unwrap_or_else(|_| c"/".to_owned()),
+        // A Vec: see `plan::c_path`.
+        Some(i) => std::ffi::CString::new(target.to_bytes()[..i].to_vec()).unwrap_or_else(|_| c"/".to_owned()),
     };
     if stat(target)?.st_dev != stat(parent.as_c_str())?.st_dev {
         return Ok(false);
@@ -137,7 +138,8 @@ fn open_console() {
 fn take_the_console() {
     let Some(active) = read_text("/sys/class/tty/console/active") else { return };
     let Some(name) = active.split_ascii_whitespace().last() else { return };
-    let Ok(path) = std::ffi::CString::new(format!("/dev/{name}")) else { return };
+    // A Vec: see `plan::c_path`.
+    let Ok(path) = std::ffi::CString::new(format!("/dev/{name}").into_bytes()) else { return };
     if rustix::process::setsid().is_err() {
         return;
     }

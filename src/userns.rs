@@ -145,13 +145,14 @@ impl Helpers {
                 return Err(Error::usage(format!("{need}; {file} has no range for {who}")));
             }
         }
+        // `CString::new` of a Vec: see `plan::c_path`.
         let helper = |path: String, map: &[IdRange]| Helper {
             shown: path.clone(),
-            path: CString::new(path).unwrap_or_default(),
+            path: CString::new(path.into_bytes()).unwrap_or_default(),
             args: map
                 .iter()
                 .flat_map(|r| [r.inside, r.outside, r.count])
-                .map(|n| CString::new(n.to_string()).unwrap_or_default())
+                .map(|n| CString::new(n.to_string().into_bytes()).unwrap_or_default())
                 .collect(),
         };
         Ok(Helpers { uid: helper(uid_path, uid_map), gid: helper(gid_path, gid_map) })
