@@ -138,7 +138,7 @@ pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     let parse = || {
         let (addr, prefix) = s.split_once('/').ok_or("not ADDRESS/PREFIX (for example 10.1.2.1/30)")?;
         let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| "not an IPv4 address (IPv6 is not supported)")?;
-        let prefix: u8 = prefix.parse().map_err(|_| "the prefix length is not a number")?;
+        let prefix: u8 = crate::cli::parse_int(prefix).ok_or("the prefix length is not a number")?;
         if !(8..=31).contains(&prefix) {
             return Err("the prefix length must be 8 to 31 (a link needs two addresses)");
         }

@@ -444,7 +444,7 @@ fn idle(running: u32, cpus: u32) -> bool {
 fn runnable(loadavg: &[u8]) -> Option<u32> {
     let field = loadavg.split(|b| b.is_ascii_whitespace()).nth(3)?;
     let running = field.split(|&b| b == b'/').next()?;
-    core::str::from_utf8(running).ok()?.parse().ok()
+    crate::cli::parse_int(core::str::from_utf8(running).ok()?)
 }
 
 /// Moves a process the supervisor has just cloned to `apart` (from
