@@ -413,24 +413,26 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 writes.push((file(&cp.1, "cpu.cfs_period_us"), number(CPU_PERIOD)));
                 writes.push((file(&cp.1, "cpu.cfs_quota_us"), number(q)));
             }
+            // Each list an array mapped, not an iterator collected: 0.2 KB
+            // of `just tiny`.
             let all = [&m, &cp, &p];
             Cgroup {
                 v2: false,
-                dirs: all.iter().map(|x| c(&x.1)).collect(),
-                taken: all.iter().map(|x| Some(taken(name, &x.1))).collect(),
+                dirs: Vec::from(all.map(|x| c(&x.1))),
+                taken: Vec::from(all.map(|x| Some(taken(name, &x.1)))),
                 reclaim: is_pid(name),
-                leaves: all.iter().map(|x| c(&x.1)).collect(),
+                leaves: Vec::from(all.map(|x| c(&x.1))),
                 parents: Vec::new(),
                 writes,
-                join: all.iter().map(|x| file(&x.1, "tasks")).collect(),
-                join_display: all.iter().map(|x| x.1.join("tasks").to_string_lossy().into_owned()).collect(),
+                join: Vec::from(all.map(|x| file(&x.1, "tasks"))),
+                join_display: Vec::from(all.map(|x| x.1.join("tasks").to_string_lossy().into_owned())),
                 home: Vec::new(),
                 oom_events: (file(&m.1, "memory.oom_control"), "oom_kill"),
                 pids_events: (file(&p.1, "pids.events"), "max"),
                 kill: CString::default(),
                 memory_display,
                 pids_display,
-                barco_dirs: all.iter().map(|x| c(&x.0)).collect(),
+                barco_dirs: Vec::from(all.map(|x| c(&x.0))),
                 stale_prefix: STALE_PREFIX_V1,
             }
         }
