@@ -15,6 +15,7 @@ use crate::rootfs::{self, RootSwitch};
 use crate::seccomp;
 use crate::userns;
 use core::ffi::c_char;
+use core::fmt::Write as _;
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
 use std::ffi::{CString, OsStr, OsString};
@@ -661,19 +662,26 @@ fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), E
         }
     }
     if !map.iter().any(|r| id >= r.inside && id - r.inside < r.count) {
-        let shown: Vec<String> =
-            map.iter().map(|r| format!("{}..{}", r.inside, u64::from(r.inside) + u64::from(r.count) - 1)).collect();
-        return Err(Error::usage(format!(
-            "--uid {id} is outside the container {what}s that {option} maps ({})",
-            shown.join(", ")
-        )));
+        // Written into one String, as in `map_text`: a String formatted
+        // for each range, then joined, was 0.3 KB more of `just tiny`.
+        let mut shown = String::new();
+        for r in map {
+            let sep = if shown.is_empty() { "" } else { ", " };
+            let _ = write!(shown, "{sep}{}..{}", r.inside, u64::from(r.inside) + u64::from(r.count) - 1);
+        }
+        return Err(Error::usage(format!("--uid {id} is outside the container {what}s that {option} maps ({shown})")));
     }
     Ok(())
 }
 
-/// `/proc/PID/uid_map` text: one `inside outside count` line per range.
+/// `/proc/PID/uid_map` text: one `inside outside count` line per range,
+/// written into one String (not a String per line, collected: 0.1 KB).
 pub fn map_text(map: &[IdRange]) -> Vec<u8> {
-    map.iter().map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count)).collect::<String>().into_bytes()
+    let mut text = String::new();
+    for r in map {
+        let _ = writeln!(text, "{} {} {}", r.inside, r.outside, r.count);
+    }
+    text.into_bytes()
 }
 
 /// The container's environment: PATH, HOME, HOSTNAME, TERM when the caller
