@@ -723,18 +723,20 @@ fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> R
 }
 
 /// Paths to try for `command`, like execvp: as given if it has a `/`,
-/// otherwise in each directory of PATH. Not inlined into `Plan::new`: 0.1 KB
-/// of `just tiny`.
-#[inline(never)]
+/// otherwise in each directory of PATH.
 fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
-    let paths: Vec<Vec<u8>> = if command.contains(&b'/') {
-        vec![command.to_vec()]
-    } else {
-        path.split(|&b| b == b':').filter(|d| !d.is_empty()).map(|d| [d, b"/", command].concat()).collect()
-    };
+    let mut paths = Vec::new();
     // A NUL inside was already refused with argv; PATH entries from --env
     // cannot hold one either, as they came from argv too.
-    paths.into_iter().filter_map(|p| CString::new(p).ok()).collect()
+    let mut add = |p: Vec<u8>| paths.extend(CString::new(p).ok());
+    if command.contains(&b'/') {
+        add(command.to_vec());
+    } else {
+        for dir in path.split(|&b| b == b':').filter(|d| !d.is_empty()) {
+            add([dir, b"/", command].concat());
+        }
+    }
+    paths
 }
 
 #[cfg(test)]
