@@ -222,9 +222,14 @@ fn kernel_words(cmdline: &str) -> Vec<String> {
     words
 }
 
-/// One argument per line, taken verbatim; blank lines are skipped.
+/// One argument per line, taken verbatim; blank lines are skipped. Pushed
+/// in a loop: collected, 0.2 KB more of `just tiny`.
 fn args_file(text: &[u8]) -> Vec<OsString> {
-    text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| OsString::from_vec(l.to_vec())).collect()
+    let mut args = Vec::new();
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        args.push(OsString::from_vec(line.to_vec()));
+    }
+    args
 }
 
 /// Ends the machine after the container: one line with the status, then
