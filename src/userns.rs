@@ -146,14 +146,13 @@ impl Helpers {
             }
         }
         // `CString::new` of a Vec: see `plan::c_path`.
-        let helper = |path: String, map: &[IdRange]| Helper {
-            shown: path.clone(),
-            path: CString::new(path.into_bytes()).unwrap_or_default(),
-            args: map
-                .iter()
-                .flat_map(|r| [r.inside, r.outside, r.count])
-                .map(|n| CString::new(n.to_string().into_bytes()).unwrap_or_default())
-                .collect(),
+        // The numbers pushed in a loop: collected, 0.2 KB more of `just tiny`.
+        let helper = |path: String, map: &[IdRange]| {
+            let mut args = Vec::new();
+            for n in map.iter().flat_map(|r| [r.inside, r.outside, r.count]) {
+                args.push(CString::new(n.to_string().into_bytes()).unwrap_or_default());
+            }
+            Helper { shown: path.clone(), path: CString::new(path.into_bytes()).unwrap_or_default(), args }
         };
         Ok(Helpers { uid: helper(uid_path, uid_map), gid: helper(gid_path, gid_map) })
     }
