@@ -157,12 +157,12 @@ impl CArray {
     /// would be two copies of the conversion. One loop makes both vectors
     /// (pointers collected after, with a null chained on: 0.2 KB more).
     #[inline(never)]
-    fn new(items: Vec<Vec<u8>>) -> Result<CArray, Error> {
+    fn new(items: Vec<OsString>) -> Result<CArray, Error> {
         let mut strings = Vec::with_capacity(items.len());
         let mut ptrs = Vec::with_capacity(items.len() + 1);
         for item in items {
             // The bytes stay where they are as the CString moves.
-            let string = cstring(item)?;
+            let string = cstring(item.into_vec())?;
             ptrs.push(string.as_ptr());
             strings.push(string);
         }
@@ -412,7 +412,8 @@ impl Plan {
         };
 
         let env = environment(&args.env, host, args.uid, &hostname)?;
-        let path = env.iter().rev().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH.as_bytes());
+        let path =
+            env.iter().rev().find_map(|e| e.as_bytes().strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH.as_bytes());
 
         // The seed's form: -c PATH runs PATH with argv = [-a ARG].
         let (command, argv) = if args.command.is_empty() {
@@ -495,7 +496,7 @@ impl Plan {
         // Every C string at once: one early return, so one copy of the
         // code that drops everything planned so far.
         let (rootfs, hostname, workdir, argv, envp) = (|| {
-            let argv = CArray::new(argv.into_iter().map(OsString::into_vec).collect())?;
+            let argv = CArray::new(argv)?;
             let envp = CArray::new(env)?;
             Ok::<_, Error>((
                 cstring(rootfs.into_os_string().into_vec())?,
@@ -691,11 +692,11 @@ pub fn map_text(map: &[IdRange]) -> Vec<u8> {
 
 /// The container's environment: PATH, HOME, HOSTNAME, TERM when the caller
 /// has one, then every `--env`, a later key replacing an earlier one.
-fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> Result<Vec<Vec<u8>>, Error> {
-    let mut env: Vec<Vec<u8>> = Vec::new();
+fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> Result<Vec<OsString>, Error> {
+    let mut env: Vec<OsString> = Vec::new();
     let mut set = |key: &[u8], value: &[u8]| {
-        let entry = [key, b"=", value].concat();
-        match env.iter_mut().find(|e| e.starts_with(key) && e.get(key.len()) == Some(&b'=')) {
+        let entry = OsString::from_vec([key, b"=", value].concat());
+        match env.iter_mut().find(|e| e.as_bytes().starts_with(key) && e.as_bytes().get(key.len()) == Some(&b'=')) {
             Some(old) => *old = entry,
             None => env.push(entry),
         }
