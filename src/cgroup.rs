@@ -292,8 +292,7 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 /// controllers to its children (`cgroup.controllers`).
 fn offers_controllers(dir: &Path) -> bool {
     crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
-        let c: Vec<&str> = c.split_ascii_whitespace().collect();
-        ["memory", "cpu", "pids"].iter().all(|want| c.contains(want))
+        ["memory", "cpu", "pids"].iter().all(|want| c.split_ascii_whitespace().any(|have| have == *want))
     })
 }
 
