@@ -215,8 +215,9 @@ impl Helper {
 fn user_name(uid: u32) -> Option<String> {
     let passwd = read_text("/etc/passwd")?;
     passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        let mut f = l.split(':');
+        let (name, _, id) = (f.next()?, f.next()?, f.next()?);
+        (id == uid.to_string()).then(|| name.to_string())
     })
 }
 
