@@ -164,7 +164,7 @@ fn take_the_console() {
 pub fn arguments(from_kernel: Vec<OsString>) -> Vec<OsString> {
     if in_initial_pid_namespace() {
         if let Some(words) = read_text("/proc/cmdline").and_then(|c| after_dashes(&c)) {
-            return words.into_iter().map(OsString::from).collect();
+            return words;
         }
     }
     if !from_kernel.is_empty() {
@@ -182,17 +182,17 @@ pub fn arguments(from_kernel: Vec<OsString>) -> Vec<OsString> {
 
 /// The words after the first `--` of a kernel command line, or `None`
 /// when it has no `--`.
-fn after_dashes(cmdline: &str) -> Option<Vec<String>> {
-    let words = kernel_words(cmdline);
+fn after_dashes(cmdline: &str) -> Option<Vec<OsString>> {
+    let mut words = kernel_words(cmdline);
     let dashes = words.iter().position(|w| w == "--")?;
-    Some(words[dashes + 1..].to_vec())
+    Some(words.split_off(dashes + 1))
 }
 
 /// Splits a kernel command line as `next_arg` in lib/cmdline.c does:
 /// words are separated by spaces outside double quotes; a word's opening
 /// quote and its closing one are dropped, and so are those around the
 /// value of `name="value"`.
-fn kernel_words(cmdline: &str) -> Vec<String> {
+fn kernel_words(cmdline: &str) -> Vec<OsString> {
     let mut words = Vec::new();
     let mut rest = cmdline.trim_ascii_start();
     while !rest.is_empty() {
@@ -216,7 +216,7 @@ fn kernel_words(cmdline: &str) -> Vec<String> {
             _ if quoted => word.strip_suffix('"').unwrap_or(word).to_string(),
             _ => word.to_string(),
         };
-        words.push(word);
+        words.push(OsString::from(word));
         rest = body[end..].trim_ascii_start();
     }
     words
@@ -281,7 +281,7 @@ mod tests {
         let got = after_dashes(line).unwrap();
         assert_eq!(got, ["-m", "/rootfs", "-e", "A=x y", "--", "/bin/sh", "-c", "echo hi; exit 7"]);
         assert_eq!(after_dashes("console=ttyS0 quiet"), None);
-        assert_eq!(after_dashes("quiet --").unwrap(), Vec::<String>::new());
+        assert_eq!(after_dashes("quiet --").unwrap(), Vec::<OsString>::new());
         assert_eq!(kernel_words("  a  \"b c\"  d=\"e f\" \"g"), ["a", "b c", "d=e f", "g"]);
     }
 
