@@ -146,11 +146,14 @@ impl Helpers {
             }
         }
         // `CString::new` of a Vec: see `plan::c_path`.
-        // The numbers pushed in a loop: collected, 0.2 KB more of `just tiny`.
+        // The numbers pushed in loops: collected from a `flat_map`, 0.3 KB
+        // more of `just tiny`.
         let helper = |path: String, map: &[IdRange]| {
             let mut args = Vec::new();
-            for n in map.iter().flat_map(|r| [r.inside, r.outside, r.count]) {
-                args.push(CString::new(n.to_string().into_bytes()).unwrap_or_default());
+            for r in map {
+                for n in [r.inside, r.outside, r.count] {
+                    args.push(CString::new(n.to_string().into_bytes()).unwrap_or_default());
+                }
             }
             Helper { shown: path.clone(), path: CString::new(path.into_bytes()).unwrap_or_default(), args }
         };
