@@ -183,14 +183,14 @@ impl CArray {
 /// Everything a run needs, decided before anything is created.
 pub struct Plan {
     pub rootfs: CString,
-    pub rootfs_display: String,
+    pub rootfs_display: &'static str,
     pub hostname: CString,
-    pub hostname_display: String,
+    pub hostname_display: &'static str,
     pub workdir: CString,
-    pub workdir_display: String,
+    pub workdir_display: &'static str,
     pub uid: u32,
     pub gid: u32,
-    pub uid_display: String,
+    pub uid_display: &'static str,
     /// Contents for `/proc/PID/uid_map` and `gid_map`.
     pub uid_map: Vec<u8>,
     pub gid_map: Vec<u8>,
@@ -211,12 +211,12 @@ pub struct Plan {
     pub setup_id: (u32, u32),
     /// Rootless: the line for a refused clone3, and for a rootfs that has
     /// mounts beneath it.
-    pub userns_refused: String,
-    pub rootless_bind_refused: String,
+    pub userns_refused: &'static str,
+    pub rootless_bind_refused: &'static str,
     /// Where to look for the command, in order (one entry if it has a `/`,
     /// otherwise one per directory of the container's PATH, like execvp).
     pub exec_candidates: Vec<CString>,
-    pub command_display: String,
+    pub command_display: &'static str,
     pub argv: CArray,
     pub envp: CArray,
     pub clone_flags: u64,
@@ -243,7 +243,7 @@ pub struct Plan {
     pub no_new_privs: bool,
     /// The seccomp program to load last, if any.
     pub seccomp: Option<seccomp::Program>,
-    pub seccomp_display: String,
+    pub seccomp_display: &'static str,
     /// `--sys`: a read-only sysfs on /sys.
     pub mount_sys: bool,
     /// The container's cgroup, unless `--cgroup none` or the host has none.
@@ -369,7 +369,7 @@ impl Plan {
 
         let root_arg = args.root.as_deref().unwrap_or_default();
         let rootfs = resolve_rootfs(root_arg)?;
-        let rootfs_display = rootfs.to_string_lossy().into_owned();
+        let rootfs_display = leak(rootfs.to_string_lossy());
 
         let hostname = take(&mut args.hostname).unwrap_or_else(|| DEFAULT_HOSTNAME.into());
         if hostname.is_empty() || hostname.len() > 64 {
@@ -472,10 +472,10 @@ impl Plan {
         let (seccomp, seccomp_display) = match &args.seccomp_bpf {
             _ if args.no_seccomp => {
                 warning!("--seccomp none: the container runs without a seccomp filter");
-                (None, String::new())
+                (None, "")
             }
             Some(file) => {
-                let shown = file.to_string_lossy().into_owned();
+                let shown = leak(file.to_string_lossy());
                 let bytes = read_file(file.as_ref()).map_err(|errno| {
                     Error::usage(format!("--seccomp-bpf '{shown}': {}", crate::error::strerror(errno)))
                 })?;
@@ -483,16 +483,17 @@ impl Plan {
                     .map_err(|why| Error::usage(format!("--seccomp-bpf '{shown}': {why}")))?;
                 (Some(program.into()), shown)
             }
-            None => (Some(seccomp::default_program()), "barco's default".into()),
+            None => (Some(seccomp::default_program()), "barco's default"),
         };
 
         let rootless_bind_refused = format!(
             "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
              behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
-        );
-        let hostname_display = hostname.to_string_lossy().into_owned();
-        let workdir_display = workdir.to_string_lossy().into_owned();
-        let command_display = command.to_string_lossy().into_owned();
+        )
+        .leak();
+        let hostname_display = leak(hostname.to_string_lossy());
+        let workdir_display = leak(workdir.to_string_lossy());
+        let command_display = leak(command.to_string_lossy());
         // Every C string at once: one early return, so one copy of the
         // code that drops everything planned so far.
         let (rootfs, hostname, workdir, argv, envp) = (|| {
@@ -515,7 +516,7 @@ impl Plan {
             workdir,
             uid: args.uid,
             gid: args.uid,
-            uid_display: args.uid.to_string(),
+            uid_display: args.uid.to_string().leak(),
             uid_map: map_text(&uid_map),
             gid_map: map_text(&gid_map),
             rootless,
@@ -525,7 +526,7 @@ impl Plan {
             keep_groups: rootless && own(&gid_map, host.egid),
             map_helpers,
             setup_id,
-            userns_refused: if rootless { userns::refused(host) } else { String::new() },
+            userns_refused: if rootless { userns::refused(host).leak() } else { "" },
             rootless_bind_refused,
             exec_candidates,
             command_display,
@@ -570,32 +571,40 @@ impl Plan {
     pub fn subject(&'static self, stage: Stage, index: u16) -> &'static str {
         let table = |t: &'static [&'static str]| t.get(usize::from(index)).copied().unwrap_or("?");
         match stage {
-            Stage::Hostname => &self.hostname_display,
+            Stage::Hostname => self.hostname_display,
             Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot | Stage::Chroot => {
-                &self.rootfs_display
+                self.rootfs_display
             }
             Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
             Stage::MaskPath => table(rootfs::MASKED_NAMES),
             Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
-            Stage::MountSys => &self.rootfs_display,
+            Stage::MountSys => self.rootfs_display,
             Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
             Stage::CapBounding => table(&caps::NAMES),
-            Stage::Seccomp => &self.seccomp_display,
+            Stage::Seccomp => self.seccomp_display,
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
-            Stage::SetGid | Stage::SetUid => &self.uid_display,
+            Stage::SetGid | Stage::SetUid => self.uid_display,
             Stage::Network => self.network.subject(index),
             Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
             Stage::JoinCgroup => {
                 self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor")
             }
-            Stage::Workdir => &self.workdir_display,
-            Stage::Exec => &self.command_display,
+            Stage::Workdir => self.workdir_display,
+            Stage::Exec => self.command_display,
             Stage::HeapAudit if index == 1 => "in barco's network builder",
             Stage::HeapAudit => "in the container's setup process",
             _ => "",
         }
     }
+}
+
+/// A display string kept for the whole run: the plan is leaked (it lives
+/// until barco exits), so its strings may be too, and a `&'static str` has
+/// nothing to move into the plan nor to drop at an early return (as the
+/// error subjects of `error::leak`).
+fn leak(shown: std::borrow::Cow<str>) -> &'static str {
+    shown.into_owned().leak()
 }
 
 fn cstring(bytes: Vec<u8>) -> Result<CString, Error> {

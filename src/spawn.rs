@@ -65,7 +65,7 @@ impl Failure {
         // Rootless, a non-recursive bind of a directory with mounts beneath
         // it is refused: they are locked, and the bind would uncover them.
         if self.stage == Stage::BindRootfs && plan.rootless && self.errno == Errno::INVAL.raw_os_error() {
-            return Error::usage(plan.rootless_bind_refused.as_str());
+            return Error::usage(plan.rootless_bind_refused);
         }
         if let (Stage::Network, 1, Some(veth)) = (self.stage, self.index, &plan.network.veth) {
             let line = match Errno::from_raw_os_error(self.errno) {
@@ -360,7 +360,7 @@ pub fn spawn(plan: &'static Plan, chan: Channel, spread: &Spread) -> Result<(Con
     match forked {
         // Rootless, a refusal most likely comes from a host setting: name it.
         Err(e @ (Errno::PERM | Errno::NOSPC | Errno::USERS | Errno::ACCESS | Errno::NOSYS)) if plan.rootless => {
-            Err(Error::os(Stage::Clone, plan.userns_refused.as_str(), e))
+            Err(Error::os(Stage::Clone, plan.userns_refused, e))
         }
         Err(e) => Err(Error::os(Stage::Clone, "", e)),
         Ok(sys::Forked::Child) => {
