@@ -156,10 +156,12 @@ pub struct Network {
     /// Requests sent in one batch, with sequence numbers 1, 2...
     requests: Vec<u8>,
     /// What each request does, for the error line (index = sequence - 1).
-    pub steps: Vec<String>,
+    /// These strings, like the plan that holds them, live for the whole run
+    /// (see `plan::leak`).
+    pub steps: Vec<&'static str>,
     pub veth: Option<Veth>,
     /// The address `/etc/hosts` gives the hostname.
-    pub hosts_address: String,
+    pub hosts_address: &'static str,
     /// What is written to `net.ipv4.ping_group_range`.
     ping_range: Vec<u8>,
 }
@@ -185,9 +187,9 @@ pub struct Veth {
     /// The network builder made the pair, so it is ours.
     made: Cell<bool>,
     /// Whole error lines for the likely failures, made now.
-    pub taken: String,
-    pub no_driver: String,
-    pub host_setup_subject: String,
+    pub taken: &'static str,
+    pub no_driver: &'static str,
+    pub host_setup_subject: &'static str,
 }
 
 impl Network {
@@ -214,10 +216,10 @@ impl Network {
         if mode != NetMode::Host {
             let lo = attr(nl::IFLA_IFNAME as u16, b"lo\0");
             requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP), &lo));
-            steps.push("bringing lo up".into());
+            steps.push("bringing lo up");
         }
         if mode != NetMode::Veth {
-            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1".into(), ping_range });
+            return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1", ping_range });
         }
 
         let host_end = format!("bc-{name}");
@@ -250,11 +252,11 @@ impl Network {
                 .concat();
         let attrs = [attr(nl::IFLA_IFNAME as u16, ETH0), attr(nl::IFLA_LINKINFO as u16, &info)].concat();
         requests.extend(message(nl::RTM_NEWLINK as u16, create, 2, &ifinfomsg(ETH0_INDEX, 0, 0), &attrs));
-        steps.push(format!("creating the veth pair {host_end} (host) and eth0 (container)"));
+        steps.push(format!("creating the veth pair {host_end} (host) and eth0 (container)").leak());
         requests.extend(address_message(3, c, ETH0_INDEX));
-        steps.push(format!("adding {c} to eth0"));
+        steps.push(format!("adding {c} to eth0").leak());
         requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP), &[]));
-        steps.push("bringing eth0 up".into());
+        steps.push("bringing eth0 up");
         let route = rtmsg(0, nl::RTN_UNICAST as u8, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8);
         let attrs = [
             attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip),
@@ -263,7 +265,7 @@ impl Network {
         .concat();
         requests.extend(message(nl::RTM_NEWROUTE as u16, create, 5, &route, &attrs));
         let [a, b, cc, d] = host_ip;
-        steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}"));
+        steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}").leak());
 
         // The supervisor's requests, with the host end's index to fill in.
         let getlink =
@@ -279,13 +281,14 @@ impl Network {
             requests,
             steps,
             ping_range,
-            hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]),
+            hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]).leak(),
             veth: Some(Veth {
                 taken: format!(
                     "--net veth: the host already has an interface named '{host_end}'; choose another --name"
-                ),
-                no_driver: "--net veth: the kernel has no veth driver (load the veth module: modprobe veth)".into(),
-                host_setup_subject: format!("{host_end} (the host end): adding {host}, up"),
+                )
+                .leak(),
+                no_driver: "--net veth: the kernel has no veth driver (load the veth module: modprobe veth)",
+                host_setup_subject: format!("{host_end} (the host end): adding {host}, up").leak(),
                 host_end,
                 host,
                 container,
@@ -400,7 +403,7 @@ impl Veth {
     pub fn set_up_host_end(&'static self) -> Result<(), Error> {
         let [a, b, c, d] = self.container;
         crate::log::info!("veth: {} is {}, eth0 is {a}.{b}.{c}.{d}", self.host_end, self.host);
-        let fail = |e| Error::os(Stage::Network, self.host_setup_subject.as_str(), e);
+        let fail = |e| Error::os(Stage::Network, self.host_setup_subject, e);
         let fd = netlink().map_err(fail)?;
         let index = self.index(&fd).map_err(fail)?;
         self.host_index.set(index);

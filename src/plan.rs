@@ -439,7 +439,7 @@ impl Plan {
         }
 
         let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid, ping_groups)?;
-        let etc_files = rootfs::etc_files(&rootfs, &hostname.to_string_lossy(), &network.hosts_address);
+        let etc_files = rootfs::etc_files(&rootfs, &hostname.to_string_lossy(), network.hosts_address);
 
         let mut clone_flags = CLONE_FLAGS;
         if rootless {

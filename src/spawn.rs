@@ -69,12 +69,12 @@ impl Failure {
         }
         if let (Stage::Network, 1, Some(veth)) = (self.stage, self.index, &plan.network.veth) {
             let line = match Errno::from_raw_os_error(self.errno) {
-                Errno::EXIST => Some(&veth.taken),
-                Errno::OPNOTSUPP => Some(&veth.no_driver),
+                Errno::EXIST => Some(veth.taken),
+                Errno::OPNOTSUPP => Some(veth.no_driver),
                 _ => None,
             };
             if let Some(line) = line {
-                return Error::usage(line.as_str());
+                return Error::usage(line);
             }
         }
         let subject = plan.subject(self.stage, self.index);
