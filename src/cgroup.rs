@@ -46,6 +46,7 @@
 use crate::cli::Args;
 use crate::error::{strerror, Error, Stage};
 use crate::log::{debug, info, warning};
+use crate::plan::leak;
 use crate::spawn::{At, Failure};
 use crate::supervise::write_kernel_file;
 use rustix::fd::OwnedFd;
@@ -111,9 +112,10 @@ pub struct Cgroup {
     writes: Vec<(CString, CString)>,
     /// `cgroup.procs` (v2) of the leaf, for barco to join around the clone,
     /// or `tasks` (v1) of each leaf, for the child to join; and the same as
-    /// text for error messages (made now: no heap later).
+    /// text for error messages (made now, and leaked with the plan: no heap
+    /// later, and nothing for `Plan::new` to drop; see `plan::leak`).
     join: Vec<CString>,
-    join_display: Vec<String>,
+    join_display: Vec<&'static str>,
     /// barco's own `cgroup.procs` (v2), to leave to.
     home: Vec<CString>,
     /// (file, key): counters read at the end: OOM kills, refused forks.
@@ -122,8 +124,9 @@ pub struct Cgroup {
     /// cgroup.kill (v2, Linux 5.14+); unused on v1, which kills through
     /// each leaf's `tasks` (`join`).
     kill: CString,
-    memory_display: String,
-    pids_display: String,
+    /// The limits as the end-of-run lines name them: "max", or the option.
+    memory_display: &'static str,
+    pids_display: &'static str,
     /// Stale siblings are looked for here (v2: the `barco` parent; v1:
     /// barco's own cgroups), named `stale_prefix` and a pid.
     barco_dirs: Vec<CString>,
@@ -348,8 +351,8 @@ fn bytes_c(v: Vec<u8>) -> CString {
 /// The whole plan of the container's cgroup.
 pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
     let max = |v: Option<u64>| v.map_or_else(|| value("max"), number);
-    let memory_display = l.memory.map_or("max".into(), |m| format!("--memory {}", human(m)));
-    let pids_display = l.pids.map_or("max".into(), |p| format!("--pids {p}"));
+    let memory_display = l.memory.map_or("max", |m| format!("--memory {}", human(m)).leak());
+    let pids_display = l.pids.map_or("max", |p| format!("--pids {p}").leak());
     match h {
         Hierarchy::V2 { root, own } => {
             let parent = root.join("barco");
@@ -376,7 +379,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: vec![c(&parent)],
                 writes,
                 join: vec![file(&leaf, "cgroup.procs")],
-                join_display: vec![leaf.join("cgroup.procs").to_string_lossy().into_owned()],
+                join_display: vec![leak(leaf.join("cgroup.procs").to_string_lossy())],
                 home: vec![c(root.join(own).join("cgroup.procs"))],
                 oom_events: (file(&leaf, "memory.events"), "oom_kill"),
                 pids_events: (file(&leaf, "pids.events"), "max"),
@@ -424,7 +427,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 parents: Vec::new(),
                 writes,
                 join: Vec::from(all.map(|x| file(&x.1, "tasks"))),
-                join_display: Vec::from(all.map(|x| x.1.join("tasks").to_string_lossy().into_owned())),
+                join_display: Vec::from(all.map(|x| leak(x.1.join("tasks").to_string_lossy()))),
                 home: Vec::new(),
                 oom_events: (file(&m.1, "memory.oom_control"), "oom_kill"),
                 pids_events: (file(&p.1, "pids.events"), "max"),
@@ -649,7 +652,7 @@ impl Cgroup {
 
     /// What the child's error names when joining `join[index]` failed.
     pub fn join_display(&self, index: u16) -> Option<&str> {
-        self.join_display.get(usize::from(index)).map(String::as_str)
+        self.join_display.get(usize::from(index)).copied()
     }
 
     /// Moves barco itself into the container's v2 cgroup, so that a child
@@ -662,7 +665,7 @@ impl Cgroup {
         for (procs, shown) in self.join.iter().zip(&self.join_display) {
             if let Err(e) = write_kernel_file(procs, pid) {
                 self.leave();
-                return Err(Error::os(Stage::Cgroup, shown.as_str(), e));
+                return Err(Error::os(Stage::Cgroup, *shown, e));
             }
         }
         Ok(())

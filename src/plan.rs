@@ -603,7 +603,7 @@ impl Plan {
 /// until barco exits), so its strings may be too, and a `&'static str` has
 /// nothing to move into the plan nor to drop at an early return (as the
 /// error subjects of `error::leak`).
-fn leak(shown: std::borrow::Cow<str>) -> &'static str {
+pub fn leak(shown: std::borrow::Cow<str>) -> &'static str {
     shown.into_owned().leak()
 }
 
