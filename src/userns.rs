@@ -111,7 +111,7 @@ struct Helper {
     path: CString,
     /// "inside outside count" triples, as separate arguments.
     args: Vec<CString>,
-    pub shown: String,
+    pub shown: &'static str,
 }
 
 const HELPER_DIRS: [&str; 4] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
@@ -155,7 +155,7 @@ impl Helpers {
                     args.push(CString::new(n.to_string().into_bytes()).unwrap_or_default());
                 }
             }
-            Helper { shown: path.clone(), path: CString::new(path.into_bytes()).unwrap_or_default(), args }
+            Helper { shown: path.clone().leak(), path: CString::new(path.into_bytes()).unwrap_or_default(), args }
         };
         Ok(Helpers { uid: helper(uid_path, uid_map), gid: helper(gid_path, gid_map) })
     }
@@ -165,7 +165,7 @@ impl Helpers {
     /// No heap: the argument vector is put together on the stack.
     pub fn run(&'static self, pid: u32) -> Result<(), (Stage, &'static str, Errno)> {
         for (helper, stage) in [(&self.uid, Stage::WriteUidMap), (&self.gid, Stage::WriteGidMap)] {
-            helper.run(pid).map_err(|e| (stage, helper.shown.as_str(), e))?;
+            helper.run(pid).map_err(|e| (stage, helper.shown, e))?;
         }
         Ok(())
     }
