@@ -476,10 +476,11 @@ impl Plan {
             }
             Some(file) => {
                 let shown = leak(file.to_string_lossy());
-                let bytes = read_file(file.as_ref()).map_err(|errno| {
-                    Error::usage(format!("--seccomp-bpf '{shown}': {}", crate::error::strerror(errno)))
-                })?;
-                let program = seccomp::parse_program(&bytes)
+                // Either failure as one text, then one message and one
+                // early return (each drops everything planned so far).
+                let program = read_file(file.as_ref())
+                    .map_err(|errno| crate::error::strerror(errno).to_string())
+                    .and_then(|bytes| seccomp::parse_program(&bytes))
                     .map_err(|why| Error::usage(format!("--seccomp-bpf '{shown}': {why}")))?;
                 (Some(program.into()), shown)
             }
