@@ -237,7 +237,9 @@ pub struct EtcFile {
     /// Where it is written first: barco's own `/dev` tmpfs. It is unlinked
     /// once bound, so it shows only where it is bound.
     scratch: &'static CStr,
-    text: Vec<u8>,
+    /// Its contents, leaked as the plan is (see `plan::leak`): nothing for
+    /// planning to drop.
+    text: &'static [u8],
 }
 
 /// The files as error messages name them, by index.
@@ -249,8 +251,8 @@ pub const ETC_FILE_NAMES: &[&str] = &["/etc/hosts", "/etc/hostname"];
 pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec<EtcFile> {
     let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n");
     let files = [
-        (c"hosts", c"dev/.barco-hosts", hosts.into_bytes()),
-        (c"hostname", c"dev/.barco-hostname", format!("{hostname}\n").into_bytes()),
+        (c"hosts", c"dev/.barco-hosts", hosts.into_bytes().leak()),
+        (c"hostname", c"dev/.barco-hostname", format!("{hostname}\n").into_bytes().leak()),
     ];
     let regular = |name: &CStr| {
         let etc = rootfs.join("etc");
@@ -278,7 +280,7 @@ pub fn bind_etc_files(files: &[EtcFile]) -> Result<(), Failure> {
         let at = |e: Errno| Failure::new(Stage::EtcFile, index, e);
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = openat(CWD, f.scratch, flags, Mode::from_raw_mode(0o644)).map_err(at)?;
-        if write(&fd, &f.text).map_err(at)? != f.text.len() {
+        if write(&fd, f.text).map_err(at)? != f.text.len() {
             return Err(at(Errno::IO));
         }
         drop(fd);
