@@ -392,17 +392,20 @@ impl Plan {
             false => DEFAULT_MAP,
             true => IdRange { inside: args.uid, outside, count: 1 },
         };
-        let uid_map = if args.uid_map.is_empty() { vec![default_map(host.euid)] } else { take(&mut args.uid_map) };
-        let gid_map = if args.gid_map.is_empty() { vec![default_map(host.egid)] } else { take(&mut args.gid_map) };
-        check_map(&uid_map, "--uid-map", "uid", args.uid)?;
-        check_map(&gid_map, "--gid-map", "gid", args.uid)?;
+        // Borrowed, not taken: the plan keeps only their text, and a Vec
+        // here would be dropped at each early return.
+        let (own_uid, own_gid) = ([default_map(host.euid)], [default_map(host.egid)]);
+        let uid_map: &[IdRange] = if args.uid_map.is_empty() { &own_uid } else { &args.uid_map };
+        let gid_map: &[IdRange] = if args.gid_map.is_empty() { &own_gid } else { &args.gid_map };
+        check_map(uid_map, "--uid-map", "uid", args.uid)?;
+        check_map(gid_map, "--gid-map", "gid", args.uid)?;
         let own = userns::only_own;
-        let map_helpers = match rootless && !(own(&uid_map, host.euid) && own(&gid_map, host.egid)) {
-            true => Some(userns::Helpers::new(&uid_map, &gid_map, host)?),
+        let map_helpers = match rootless && !(own(uid_map, host.euid) && own(gid_map, host.egid)) {
+            true => Some(userns::Helpers::new(uid_map, gid_map, host)?),
             false => None,
         };
         let maps_root = |map: &[IdRange]| map.iter().any(|r| r.inside == 0);
-        let setup_id = (if maps_root(&uid_map) { 0 } else { args.uid }, if maps_root(&gid_map) { 0 } else { args.uid });
+        let setup_id = (if maps_root(uid_map) { 0 } else { args.uid }, if maps_root(gid_map) { 0 } else { args.uid });
         // ping_group_range: every gid for root; rootless, only mapped gids
         // are taken, and both ends must map in order: the range holding
         // the container's gid (a range maps onto a contiguous one).
@@ -518,13 +521,13 @@ impl Plan {
             uid: args.uid,
             gid: args.uid,
             uid_display: args.uid.to_string().leak(),
-            uid_map: map_text(&uid_map),
-            gid_map: map_text(&gid_map),
+            uid_map: map_text(uid_map),
+            gid_map: map_text(gid_map),
             rootless,
             deny_setgroups: rootless && map_helpers.is_none(),
             // newgidmap too denies setgroups when it maps only the caller's
             // own gid (shadow's write_setgroups).
-            keep_groups: rootless && own(&gid_map, host.egid),
+            keep_groups: rootless && own(gid_map, host.egid),
             map_helpers,
             setup_id,
             userns_refused: if rootless { userns::refused(host).leak() } else { "" },
