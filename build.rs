@@ -213,9 +213,49 @@ fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     rules
 }
 
+/// Packs `--help`'s text for `cli::unpack`: at each point the longest
+/// earlier match of 4 to 131 bytes (within 64 KiB) becomes a copy token
+/// (`0x80 | (length - 4)`, then the distance as a little-endian `u16`), and
+/// bytes with no such match gather into literal runs (`count - 1`, then up to
+/// 128 bytes). A greedy search over a text of a few KB.
+fn pack(text: &[u8]) -> Vec<u8> {
+    fn flush(out: &mut Vec<u8>, literal: &mut Vec<u8>) {
+        for run in literal.chunks(128) {
+            out.push(run.len() as u8 - 1);
+            out.extend_from_slice(run);
+        }
+        literal.clear();
+    }
+    let (mut out, mut literal, mut i) = (Vec::new(), Vec::new(), 0);
+    while i < text.len() {
+        let (mut best, mut distance) = (0, 0);
+        for j in i.saturating_sub(usize::from(u16::MAX))..i {
+            let len = (0..131.min(text.len() - i)).take_while(|&k| text[j + k] == text[i + k]).count();
+            if len > best {
+                (best, distance) = (len, i - j);
+            }
+        }
+        if best >= 4 {
+            flush(&mut out, &mut literal);
+            out.push(0x80 | (best - 4) as u8);
+            out.extend_from_slice(&(distance as u16).to_le_bytes());
+            i += best;
+        } else {
+            literal.push(text[i]);
+            i += 1;
+        }
+    }
+    flush(&mut out, &mut literal);
+    out
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/usage.txt");
     drop_unwind_tables();
+    let usage = std::fs::read("src/usage.txt").expect("reading src/usage.txt");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    std::fs::write(out.join("usage.lz"), pack(&usage)).expect("writing usage.lz");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
 

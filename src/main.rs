@@ -51,8 +51,8 @@ fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> ! {
 fn run(argv: Vec<OsString>, env: Vec<(OsString, OsString)>, on_exit: &mut cli::OnExit) -> i32 {
     let args = match cli::parse(argv) {
         Ok(cli::Parsed::Run(args)) => args,
-        Ok(cli::Parsed::Help) => return print(cli::USAGE),
-        Ok(cli::Parsed::Version) => return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n")),
+        Ok(cli::Parsed::Help) => return print(&cli::help()),
+        Ok(cli::Parsed::Version) => return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n").as_bytes()),
         Err(e) => return fail(e),
     };
     if let Some(chosen) = args.on_exit {
@@ -84,8 +84,8 @@ fn run(argv: Vec<OsString>, env: Vec<(OsString, OsString)>, on_exit: &mut cli::O
 /// Writes `text` to stdout with write(2) itself: std's `stdout()` would
 /// bring its lock and line buffer (3.4 KB of `just tiny`) for two messages,
 /// and `exit_group` skips the flush that needs them.
-fn print(text: &str) -> i32 {
-    let mut rest = text.as_bytes();
+fn print(text: &[u8]) -> i32 {
+    let mut rest = text;
     while !rest.is_empty() {
         match rustix::io::write(rustix::stdio::stdout(), rest) {
             Ok(n) if n > 0 => rest = &rest[n..],
