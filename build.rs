@@ -24,6 +24,9 @@
 //!
 //! The numbers are x86_64's (barco's raw syscalls are x86_64-only); the unit
 //! tests in `src/seccomp.rs` check each against linux-raw-sys.
+//!
+//! It also packs `--help`'s text, `src/usage.txt`, into
+//! `$OUT_DIR/usage.lz` for `cli::help` (see `pack`).
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen::Dword, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -253,9 +256,9 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/usage.txt");
     drop_unwind_tables();
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let usage = std::fs::read("src/usage.txt").expect("reading src/usage.txt");
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    std::fs::write(out.join("usage.lz"), pack(&usage)).expect("writing usage.lz");
+    std::fs::write(out_dir.join("usage.lz"), pack(&usage)).expect("writing usage.lz");
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
 
@@ -304,8 +307,7 @@ fn main() {
     writeln!(src, "pub const DENIED: &[(&str, i64)] = &{DENIED:?};").unwrap();
     writeln!(src, "/// Syscalls the filter denies for some arguments.").unwrap();
     writeln!(src, "pub const CONDITIONAL: &[(&str, i64)] = &{CONDITIONAL:?};").unwrap();
-    let path = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("seccomp_filter.rs");
-    std::fs::write(path, src).unwrap();
+    std::fs::write(out_dir.join("seccomp_filter.rs"), src).unwrap();
 }
 
 /// barco's binary is linked without unwind tables: see

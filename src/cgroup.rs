@@ -746,9 +746,7 @@ impl Made {
     /// Once the command runs, while the supervisor only waits: sweeps stale
     /// cgroups, and opens the counters that `finish` will read, so that
     /// barco's exit after its container's takes three syscalls fewer.
-    /// Not inlined into `supervise`, which calls it once. The four steps
-    /// it calls once (`Made::watch`, `Veth::set_up_host_end`, `write_maps`,
-    /// `Failure::into_error`) out of line save 0.9 KB of `just tiny`.
+    /// Not inlined into `supervise`, which calls it once: see there.
     #[inline(never)]
     pub fn watch(&mut self) {
         self.cg.remove_stale();

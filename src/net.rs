@@ -396,9 +396,7 @@ pub const UNTOLD: &str = "its builder ended without handing it over";
 impl Veth {
     /// In the supervisor, once the pair exists: gives the host end its
     /// address and brings it up. No heap.
-    /// Not inlined into `supervise`, which calls it once. The four steps
-    /// it calls once (`Made::watch`, `Veth::set_up_host_end`, `write_maps`,
-    /// `Failure::into_error`) out of line save 0.9 KB of `just tiny`.
+    /// Not inlined into `supervise`, which calls it once: see there.
     #[inline(never)]
     pub fn set_up_host_end(&'static self) -> Result<(), Error> {
         let [a, b, c, d] = self.container;

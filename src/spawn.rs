@@ -55,9 +55,7 @@ impl Failure {
     }
 
     /// The parent's one-line error for this failure.
-    /// Not inlined into `supervise`, which calls it once. The four steps
-    /// it calls once (`Made::watch`, `Veth::set_up_host_end`, `write_maps`,
-    /// `Failure::into_error`) out of line save 0.9 KB of `just tiny`.
+    /// Not inlined into `supervise`, which calls it once: see there.
     #[inline(never)]
     pub fn into_error(self, plan: &'static Plan) -> Error {
         // Creating the veth pair (request 2): the likely failures get a
