@@ -124,6 +124,12 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // container's user namespace, or with no CPU to spare), configure the
     // one clone3 made.
     network(plan, chan, spread.builder)?;
+    // The pair exists: the supervisor sets up the host's end, and only then
+    // hands over the user namespace (below), so it is up before the command
+    // runs.
+    if plan.network.veth.is_some() && !plan.rootless {
+        chan.network_up().at(Stage::Network)?;
+    }
     log::stage("network");
     // sysfs shows the network namespace of whoever mounts it.
     if plan.mount_sys {
@@ -150,12 +156,13 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // owned by the host's user namespace: root in the container gets no
     // capabilities over them, only over this new, empty user namespace. So
     // the container cannot remount its root, unmount /proc to reveal what is
-    // under it, or change its hostname.
+    // under it, or change its hostname. The supervisor made it meanwhile,
+    // as root too, and wrote its maps: join it (setns(2) gives every
+    // capability in it, as unshare(2) would).
     // (Rootless, it came first: see above.)
     if !plan.rootless {
-        sys::unshare(k::CLONE_NEWUSER).at(Stage::UnshareUser)?;
-        chan.request_maps().at(Stage::WaitMaps)?;
-        chan.wait_maps().at(Stage::WaitMaps)?;
+        let ns = chan.wait_user_ns().at(Stage::WaitMaps)?;
+        move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::User)).at(Stage::JoinUser)?;
     }
 
     // Root of the new user namespace has every capability in it, and

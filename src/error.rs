@@ -33,6 +33,7 @@ pub enum Stage {
     Signals,
     Cgroup,
     Clone,
+    MakeUser,
     DeathSignal,
     NotDumpable,
     ParentGone,
@@ -56,7 +57,7 @@ pub enum Stage {
     PivotRoot,
     Chroot,
     DetachOldRoot,
-    UnshareUser,
+    JoinUser,
     WaitMaps,
     WriteUidMap,
     WriteGidMap,
@@ -80,12 +81,13 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 48] = [
+    const ALL: [Stage; 49] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
         Stage::Cgroup,
         Stage::Clone,
+        Stage::MakeUser,
         Stage::DeathSignal,
         Stage::NotDumpable,
         Stage::ParentGone,
@@ -109,7 +111,7 @@ impl Stage {
         Stage::PivotRoot,
         Stage::Chroot,
         Stage::DetachOldRoot,
-        Stage::UnshareUser,
+        Stage::JoinUser,
         Stage::WaitMaps,
         Stage::WriteUidMap,
         Stage::WriteGidMap,
@@ -149,6 +151,7 @@ impl Stage {
             Stage::Signals => "blocking signals for forwarding",
             Stage::Cgroup => "cgroup",
             Stage::Clone => "clone3 into new namespaces",
+            Stage::MakeUser => "making the container's user namespace",
             Stage::DeathSignal => "setting the parent-death signal",
             Stage::NotDumpable => "making barco's setup process non-dumpable",
             Stage::ParentGone => "barco's supervisor exited during setup",
@@ -172,7 +175,7 @@ impl Stage {
             Stage::PivotRoot => "pivot_root into",
             Stage::Chroot => "chroot into",
             Stage::DetachOldRoot => "detaching the old root",
-            Stage::UnshareUser => "unshare of the user namespace",
+            Stage::JoinUser => "joining its user namespace",
             Stage::WaitMaps => "waiting for the id maps",
             Stage::WriteUidMap => "writing uid_map",
             Stage::WriteGidMap => "writing gid_map",
@@ -365,7 +368,7 @@ mod tests {
         for before in [Stage::Hostname, Stage::MakePrivate, Stage::MountProc, Stage::MountDev, Stage::EtcFile] {
             assert!(!before.after(Stage::Network), "{before:?}");
         }
-        for after in [Stage::MountSys, Stage::JoinCgroup, Stage::PivotRoot, Stage::UnshareUser, Stage::Exec] {
+        for after in [Stage::MountSys, Stage::JoinCgroup, Stage::PivotRoot, Stage::JoinUser, Stage::Exec] {
             assert!(after.after(Stage::Network), "{after:?}");
         }
     }

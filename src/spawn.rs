@@ -11,14 +11,21 @@
 //!    the parent's end, so this may come before or after step 3. If the
 //!    builder ends without telling the child, the supervisor sends the
 //!    `NetFailed` for it (a child that already has the namespace skips it).
-//! 2. child → parent: [`ToParent::MapsPlease`] once it has unshared its user
-//!    namespace; parent → child: [`MapsWritten`](ChildEnd::wait_maps) after
-//!    writing `uid_map` and `gid_map`.
-//! 3. parent → child, with v1 cgroups only, before or after steps 1 and 2:
+//! 2. Rootless, first of all: child → parent: [`ToParent::MapsPlease`]
+//!    (`clone3` made its user namespace); parent → child:
+//!    [`MapsWritten`](ChildEnd::wait_maps) after writing `uid_map` and
+//!    `gid_map`.
+//! 3. parent → child, with v1 cgroups only, before or after step 1:
 //!    [`CgroupReady`](ChildEnd::wait_cgroup) once the supervisor has made
 //!    the cgroups; the child waits for it before `pivot_root` and joins.
-//! 4. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
-//! 5. On a successful `execve` the child's end closes (it is CLOEXEC), and the
+//! 4. As root: parent → child, after step 3, before or after step 1:
+//!    [`UserNs`](ChildEnd::wait_user_ns), the user namespace the supervisor
+//!    made for the child, its maps written, as SCM_RIGHTS; the child joins
+//!    it after `pivot_root`. With `--net veth` the supervisor first waits
+//!    for child → parent [`ToParent::NetworkUp`] (the child is past its
+//!    network step, so the pair exists) and sets up the host's end.
+//! 5. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
+//! 6. On a successful `execve` the child's end closes (it is CLOEXEC), and the
 //!    parent reads end-of-file: setup is over.
 //!
 //! The two halves are separate types whose methods name protocol steps,
@@ -101,6 +108,7 @@ impl<T> At<T> for Result<T, Errno> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToParent {
     MapsPlease,
+    NetworkUp,
     Failed(Failure),
 }
 
@@ -111,11 +119,14 @@ const TAG_MAPS_WRITTEN: u8 = 3;
 const TAG_CGROUP_READY: u8 = 4;
 const TAG_NET_READY: u8 = 5;
 const TAG_NET_FAILED: u8 = 6;
+const TAG_NETWORK_UP: u8 = 7;
+const TAG_USER_NS: u8 = 8;
 
 impl ToParent {
     fn encode(self) -> [u8; MSG_LEN] {
         match self {
             ToParent::MapsPlease => [TAG_MAPS_PLEASE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ToParent::NetworkUp => [TAG_NETWORK_UP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             ToParent::Failed(f) => f.encode(TAG_FAILED),
         }
     }
@@ -123,6 +134,7 @@ impl ToParent {
     fn decode(m: &[u8; MSG_LEN]) -> Option<ToParent> {
         match m[0] {
             TAG_MAPS_PLEASE => Some(ToParent::MapsPlease),
+            TAG_NETWORK_UP => Some(ToParent::NetworkUp),
             TAG_FAILED => Failure::decode(m).map(ToParent::Failed),
             _ => None,
         }
@@ -166,9 +178,15 @@ impl Channel {
 /// The parent's half.
 pub struct ParentEnd(OwnedFd);
 
-/// The child's half, and whether a [`CgroupReady`](ChildEnd::wait_cgroup)
-/// came while the child waited for the network builder.
-pub struct ChildEnd(OwnedFd, Cell<bool>);
+/// The child's half, and what the supervisor sent while the child waited
+/// for the network builder (two senders): a
+/// [`CgroupReady`](ChildEnd::wait_cgroup) and the
+/// [user namespace](ChildEnd::wait_user_ns), kept for their turn.
+pub struct ChildEnd {
+    fd: OwnedFd,
+    cgroup_ready: Cell<bool>,
+    user_ns: Cell<Option<OwnedFd>>,
+}
 
 impl ParentEnd {
     pub fn fd(&self) -> &OwnedFd {
@@ -208,11 +226,22 @@ impl ParentEnd {
         send_msg(&self.0, &m)
     }
 
+    /// The user namespace made for the child, as SCM_RIGHTS. EPIPE, or
+    /// ECONNRESET, means the child has failed and is gone: the poll loop
+    /// reads its report.
+    pub fn user_ns(&self, ns: BorrowedFd<'_>) -> Result<(), Errno> {
+        self.send_fd(TAG_USER_NS, ns)
+    }
+
     /// The network builder, on its copy of this end: the namespace it made
     /// and configured, to the child, as SCM_RIGHTS (unix(7)).
     fn net_ready(&self, ns: BorrowedFd<'_>) -> Result<(), Errno> {
+        self.send_fd(TAG_NET_READY, ns)
+    }
+
+    fn send_fd(&self, tag: u8, ns: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut m = [0u8; MSG_LEN];
-        m[0] = TAG_NET_READY;
+        m[0] = tag;
         loop {
             match sys::send_with_fd(self.0.as_fd(), &m, ns) {
                 Ok(_) => return Ok(()),
@@ -231,11 +260,15 @@ impl ParentEnd {
 
 impl ChildEnd {
     fn new(fd: OwnedFd) -> ChildEnd {
-        ChildEnd(fd, Cell::new(false))
+        ChildEnd { fd, cgroup_ready: Cell::new(false), user_ns: Cell::new(None) }
     }
 
     pub fn request_maps(&self) -> Result<(), Errno> {
-        send_msg(&self.0, &ToParent::MapsPlease.encode())
+        send_msg(&self.fd, &ToParent::MapsPlease.encode())
+    }
+
+    pub fn network_up(&self) -> Result<(), Errno> {
+        send_msg(&self.fd, &ToParent::NetworkUp.encode())
     }
 
     pub fn wait_maps(&self) -> Result<(), Errno> {
@@ -243,33 +276,61 @@ impl ChildEnd {
     }
 
     pub fn wait_cgroup(&self) -> Result<(), Errno> {
-        if self.1.replace(false) {
+        if self.cgroup_ready.replace(false) {
             return Ok(());
         }
         self.wait_for(TAG_CGROUP_READY)
     }
 
+    /// Waits for the user namespace the supervisor made (which may have
+    /// come while the child waited for the builder). A `NetFailed` the
+    /// supervisor sent for a builder killed after it had sent the network
+    /// namespace is skipped, as in `wait_for`.
+    pub fn wait_user_ns(&self) -> Result<OwnedFd, Errno> {
+        if let Some(ns) = self.user_ns.take() {
+            return Ok(ns);
+        }
+        loop {
+            let mut m = [0u8; MSG_LEN];
+            let fd = self.recv_fd(&mut m)?;
+            match m[0] {
+                TAG_USER_NS => return fd.ok_or(Errno::PROTO),
+                TAG_NET_FAILED => continue,
+                _ => return Err(Errno::PROTO),
+            }
+        }
+    }
+
     /// Waits for the network builder: the namespace it made (`Ok(Ok)`), or
     /// the failure it stopped at (`Ok(Err)`), the child's to report. The
-    /// supervisor's `CgroupReady` may come first (two senders): it is kept
-    /// for [`wait_cgroup`](ChildEnd::wait_cgroup). Not inlined into the
+    /// supervisor's `CgroupReady` and user namespace may come first (two
+    /// senders): they are kept for [`wait_cgroup`](ChildEnd::wait_cgroup)
+    /// and [`wait_user_ns`](ChildEnd::wait_user_ns). Not inlined into the
     /// child's `setup`: 0.2 KB of `just tiny`.
     #[inline(never)]
     pub fn wait_net(&self) -> Result<Result<OwnedFd, Failure>, Errno> {
         loop {
             let mut m = [0u8; MSG_LEN];
-            let ns = match sys::recv_with_fd(self.0.as_fd(), &mut m) {
-                Ok((MSG_LEN, ns)) => ns,
+            let ns = self.recv_fd(&mut m)?;
+            match m[0] {
+                TAG_CGROUP_READY => self.cgroup_ready.set(true),
+                TAG_USER_NS => self.user_ns.set(Some(ns.ok_or(Errno::PROTO)?)),
+                TAG_NET_READY => return ns.map(Ok).ok_or(Errno::PROTO),
+                TAG_NET_FAILED => return Failure::decode(&m).map(Err).ok_or(Errno::PROTO),
+                _ => return Err(Errno::PROTO),
+            }
+        }
+    }
+
+    /// The next message, whole, and the descriptor it carried, if any.
+    fn recv_fd(&self, m: &mut [u8; MSG_LEN]) -> Result<Option<OwnedFd>, Errno> {
+        loop {
+            match sys::recv_with_fd(self.fd.as_fd(), m) {
+                Ok((MSG_LEN, fd)) => return Ok(fd),
                 Ok((0, _)) => return Err(Errno::PIPE),
                 Ok(_) => return Err(Errno::PROTO),
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(e),
-            };
-            match m[0] {
-                TAG_CGROUP_READY => self.1.set(true),
-                TAG_NET_READY => return ns.map(Ok).ok_or(Errno::PROTO),
-                TAG_NET_FAILED => return Failure::decode(&m).map(Err).ok_or(Errno::PROTO),
-                _ => return Err(Errno::PROTO),
             }
         }
     }
@@ -280,7 +341,7 @@ impl ChildEnd {
     fn wait_for(&self, tag: u8) -> Result<(), Errno> {
         let mut m = [0u8; MSG_LEN];
         loop {
-            match recv(&self.0, &mut m, RecvFlags::empty()) {
+            match recv(&self.fd, &mut m, RecvFlags::empty()) {
                 Ok((MSG_LEN, _)) if m[0] == tag => return Ok(()),
                 Ok((MSG_LEN, _)) if m[0] == TAG_NET_FAILED => continue,
                 Ok((0, _)) => return Err(Errno::PIPE),
@@ -293,13 +354,13 @@ impl ChildEnd {
 
     pub fn report(&self, failure: Failure) {
         // If the parent is gone there is nobody to tell.
-        let _ = send_msg(&self.0, &ToParent::Failed(failure).encode());
+        let _ = send_msg(&self.fd, &ToParent::Failed(failure).encode());
     }
 
     /// Whether the parent still holds its end. Used after arming the
     /// parent-death signal, which does nothing if the parent died first.
     pub fn parent_alive(&self) -> bool {
-        let mut fds = [PollFd::new(&self.0, PollFlags::RDHUP)];
+        let mut fds = [PollFd::new(&self.fd, PollFlags::RDHUP)];
         let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
         match poll(&mut fds, Some(&zero)) {
             Ok(0) => true,
@@ -310,7 +371,7 @@ impl ChildEnd {
 
     pub fn raw(&self) -> u32 {
         use rustix::fd::AsRawFd;
-        self.0.as_raw_fd() as u32
+        self.fd.as_raw_fd() as u32
     }
 }
 
@@ -605,7 +666,7 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let f = Failure { stage: Stage::PivotRoot, index: 3, errno: 22 };
-        for m in [ToParent::MapsPlease, ToParent::Failed(f)] {
+        for m in [ToParent::MapsPlease, ToParent::NetworkUp, ToParent::Failed(f)] {
             assert_eq!(ToParent::decode(&m.encode()), Some(m));
         }
         let mut junk = ToParent::Failed(f).encode();
@@ -656,6 +717,40 @@ mod tests {
         c.wait_cgroup().unwrap();
         drop(p);
         assert_eq!(c.wait_net().unwrap_err(), Errno::PIPE);
+    }
+
+    #[test]
+    fn the_user_namespace_may_come_while_the_child_waits_for_the_builder() {
+        let Channel { parent, child } = Channel::new().unwrap();
+        let (p, c) = (ParentEnd(parent), ChildEnd::new(child));
+        let ns =
+            rustix::fs::open(c"/proc/self/ns/user", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
+        let same = |got: &OwnedFd| {
+            let (a, b) = (rustix::fs::fstat(&ns).unwrap(), rustix::fs::fstat(got).unwrap());
+            (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+        };
+        // The supervisor's two messages ahead of the builder's: both kept.
+        p.cgroup_ready().unwrap();
+        p.user_ns(ns.as_fd()).unwrap();
+        p.net_ready(ns.as_fd()).unwrap();
+        assert!(same(&c.wait_net().unwrap().unwrap()));
+        c.wait_cgroup().unwrap();
+        assert!(same(&c.wait_user_ns().unwrap()));
+        // Kept once only; read from the channel otherwise, past the
+        // supervisor's NetFailed for a builder killed after it had sent
+        // the namespace.
+        p.net_failed(Failure::new(Stage::Network, 1, Errno::EXIST)).unwrap();
+        p.user_ns(ns.as_fd()).unwrap();
+        assert!(same(&c.wait_user_ns().unwrap()));
+        // Without its descriptor, it is a protocol error, in either wait.
+        p.tell(TAG_USER_NS).unwrap();
+        assert_eq!(c.wait_user_ns().unwrap_err(), Errno::PROTO);
+        p.tell(TAG_USER_NS).unwrap();
+        assert_eq!(c.wait_net().unwrap_err(), Errno::PROTO);
+        c.network_up().unwrap();
+        assert_eq!(p.next(), Ok(Some(ToParent::NetworkUp)));
+        drop(p);
+        assert_eq!(c.wait_user_ns().unwrap_err(), Errno::PIPE);
     }
 
     #[test]

@@ -10,14 +10,17 @@ use crate::error::{Error, Stage};
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
 use crate::spawn::{self, Builder, Channel, Container, Failure, ParentEnd, Spread, ToParent};
-use crate::sys::{self, SigSet, SignalfdSiginfo};
+use crate::sys::{self, Forked, SigSet, SignalfdSiginfo};
 use core::ffi::CStr;
 use linux_raw_sys::general as k;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::{read, write, Errno};
-use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions};
+use rustix::process::{
+    getpgrp, getpid, getppid, pidfd_send_signal, set_parent_process_death_signal, setpgid, waitid, Pid, Signal, WaitId,
+    WaitIdOptions,
+};
 use rustix::stdio::stdin;
 use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
 
@@ -101,8 +104,21 @@ fn run_in_cgroup(plan: &'static Plan, cgroup: &mut Option<Made>) -> Result<i32, 
         if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup) {
             return stop(e);
         }
+        // As root, the user namespace the child will join, made while it
+        // builds its mounts; handed over now, or with --net veth once the
+        // host's end is up.
+        let mut user_ns = None;
+        if !plan.rootless {
+            match make_user_ns(plan).and_then(|ns| match &plan.network.veth {
+                None => hand_over(&chan, ns).map(|()| None),
+                Some(_) => Ok(Some(ns)),
+            }) {
+                Ok(ns) => user_ns = ns,
+                Err(e) => return stop(e),
+            }
+        }
         let terminal = Terminal::hand_to(&container);
-        let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut(), cgroup.as_mut());
+        let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut(), cgroup.as_mut(), user_ns);
         terminal.take_back();
         outcome
     });
@@ -118,10 +134,62 @@ fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &
     let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) else { return Ok(()) };
     *made = Some(make_cgroup(cg)?);
     debug!("the container (pid {}) joins its cgroups itself", c.pid);
-    // A child that has already failed is gone (EPIPE): the poll loop reads
-    // its report.
-    let _ = chan.cgroup_ready();
-    Ok(())
+    told(chan.cgroup_ready())
+}
+
+/// Makes the user namespace the child joins after `pivot_root`, its maps
+/// written, instead of the child making it there and waiting while the
+/// supervisor wakes up to write them: a process cloned into a new user
+/// namespace, its maps written, its namespace opened, and the process
+/// killed and reaped. barco makes it as root, as the child would have, so
+/// it too is a child of the host's user namespace owned by root, and the
+/// child's other namespaces stay the host's (see `child::setup`). No heap.
+/// (user_namespaces(7), setns(2))
+fn make_user_ns(plan: &'static Plan) -> Result<OwnedFd, Error> {
+    let supervisor = getpid();
+    let (pid, pidfd) = match sys::clone3(u64::from(k::CLONE_NEWUSER) | k::CLONE_CLEAR_SIGHAND, 0, None) {
+        Ok(Forked::Child) => hold(supervisor),
+        Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => return Err(Error::os(Stage::MakeUser, "", e)),
+    };
+    let ns = write_maps(plan, pid).and_then(|()| {
+        let mut buf = [0u8; 64];
+        openat(CWD, proc_path(&mut buf, pid, b"ns/user"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::os(Stage::MakeUser, "", e))
+    });
+    // It has no exit signal: only a wait with __WALL reaps it.
+    let _ = pidfd_send_signal(&pidfd, Signal::KILL);
+    let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
+    while let Err(Errno::INTR) = waitid(WaitId::PidFd(pidfd.as_fd()), all) {}
+    log::stage("user namespace made");
+    ns
+}
+
+/// The life of `make_user_ns`'s process: it dies with barco (if barco died
+/// before this was armed, it has been reparented, and goes), and otherwise
+/// sleeps until killed.
+fn hold(supervisor: Pid) -> ! {
+    if set_parent_process_death_signal(Some(Signal::KILL)).is_err() || getppid() != Some(supervisor) {
+        sys::exit_group(1);
+    }
+    loop {
+        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 3600, tv_nsec: 0 });
+    }
+}
+
+/// Sends the child its user namespace.
+fn hand_over(chan: &ParentEnd, ns: OwnedFd) -> Result<(), Error> {
+    told(chan.user_ns(ns.as_fd()))
+}
+
+/// A message the child waits for, sent. A child that has failed is gone
+/// (EPIPE, or ECONNRESET if it left a message unread): the poll loop reads
+/// its report. Any other error would leave it waiting.
+fn told(sent: Result<(), Errno>) -> Result<(), Error> {
+    match sent {
+        Ok(()) | Err(Errno::PIPE | Errno::CONNRESET) => Ok(()),
+        Err(e) => Err(Error::os(Stage::Channel, "", e)),
+    }
 }
 
 /// Makes the container's cgroup, for `run` to remove at the end.
@@ -144,6 +212,7 @@ fn supervise(
     sigfd: &OwnedFd,
     mut builder: Option<&mut Builder>,
     mut cgroup: Option<&mut Made>,
+    mut user_ns: Option<OwnedFd>,
 ) -> Result<i32, Error> {
     let mut setting_up = true;
     let mut failure = None;
@@ -185,15 +254,20 @@ fn supervise(
         if message {
             match chan.next() {
                 Ok(Some(ToParent::MapsPlease)) => {
-                    // The veth pair exists by now: the child is past its
-                    // network step.
+                    write_maps(plan, c.pid)?;
+                    chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
+                    log::stage("maps written");
+                }
+                Ok(Some(ToParent::NetworkUp)) => {
+                    // The veth pair exists: the child is past its network
+                    // step. Its user namespace waited for the host's end.
                     if let Some(veth) = &plan.network.veth {
                         veth.mark_made();
                         veth.set_up_host_end()?;
                     }
-                    write_maps(plan, c.pid)?;
-                    chan.maps_written().map_err(|e| Error::os(Stage::Channel, "", e))?;
-                    log::stage("maps written");
+                    if let Some(ns) = user_ns.take() {
+                        hand_over(chan, ns)?;
+                    }
                 }
                 Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
                 Ok(None) | Err(_) => {
@@ -238,7 +312,7 @@ fn supervise(
     while setting_up {
         match chan.next() {
             Ok(Some(ToParent::Failed(f))) => failure = Some(child_failed(plan, f)),
-            Ok(Some(ToParent::MapsPlease)) => {}
+            Ok(Some(ToParent::MapsPlease | ToParent::NetworkUp)) => {}
             Ok(None) | Err(_) => setting_up = false,
         }
     }

@@ -189,6 +189,64 @@ fn exit_codes() {
     barco(["-e", "PATH=/nowhere:/bin", "--", "true"]).run().ok();
 }
 
+/// The inode of a namespace, from its `/proc/PID/ns` link (`user:[N]`).
+fn ns_inode(link: &str) -> String {
+    let target = std::fs::read_link(link).unwrap();
+    let target = target.to_str().unwrap();
+    target[target.find('[').unwrap() + 1..target.len() - 1].to_string()
+}
+
+#[test]
+fn the_user_namespace_is_a_child_of_the_hosts_and_owns_none_of_the_others() {
+    // As root, the supervisor makes the container's user namespace while
+    // the child, as root too, makes its mounts; the child joins it last.
+    // So the user namespace is a new child of the host's, and the mount,
+    // UTS, IPC, PID, network and cgroup namespaces are the host user
+    // namespace's: container root has no capability over them. (Run by a
+    // user, clone3 makes the user namespace first, and it owns the others.)
+    let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();
+    let _tree = harness::KillTree(child.id());
+    assert_eq!(read_line(&mut child), "ready");
+    let pid = children(child.id())[0];
+    let host = ns_inode("/proc/self/ns/user");
+    let out = std::process::Command::new("lsns")
+        .args(["-n", "-o", "TYPE,NS,PNS,ONS", "-p", &pid.to_string()])
+        .output()
+        .expect("running lsns(8)");
+    let seen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = seen.lines().map(|l| l.split_whitespace().collect()).collect();
+    let user = rows.iter().find(|r| r[0] == "user").unwrap_or_else(|| panic!("no user namespace: {seen}"));
+    assert_ne!(user[1], host, "a user namespace of its own: {seen}");
+    assert_eq!(user[2], host, "a child of the host's: {seen}");
+    let owner = if harness::rootless().is_some() { user[1] } else { &host };
+    for kind in ["mnt", "uts", "ipc", "pid", "net", "cgroup"] {
+        let row = rows.iter().find(|r| r[0] == kind).unwrap_or_else(|| panic!("no {kind} namespace: {seen}"));
+        assert_ne!(row[1], ns_inode(&format!("/proc/self/ns/{kind}")), "a {kind} namespace of its own: {seen}");
+        assert_eq!(row[3], owner, "who owns {kind}: {seen}");
+    }
+    kill(pid, Signal::KILL);
+    finish(child).code(128 + 9);
+}
+
+#[test]
+fn a_user_namespace_that_cannot_be_made_or_handed_over_is_named() {
+    if harness::rootless().is_some() {
+        return; // clone3 makes a user's user namespace with the child's (tests/rootless.rs)
+    }
+    // BARCO_SPREAD=0: no network builder, so the supervisor's second
+    // clone3 makes the user namespace, and its one sendmsg(2) hands it to
+    // the child. strace refuses each; the child, which would wait for the
+    // namespace, is stopped, and barco exits 125.
+    let run = |fault: &str| {
+        let args = ["20", "strace", "-f", "-o", "/dev/null", "-e", fault];
+        barco(["true"]).env("BARCO_SPREAD", "0").wrapped("timeout", &args).run()
+    };
+    run("inject=clone3:error=ENOSPC:when=2")
+        .code(125)
+        .error_line("making the container's user namespace: No space left");
+    run("inject=sendmsg:error=ENOBUFS").code(125).error_line("parent/child channel: No buffer space available");
+}
+
 #[test]
 fn killed_by_signal_exits_128_plus_n() {
     let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).spawn();

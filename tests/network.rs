@@ -51,32 +51,35 @@ impl Drop for Killed {
     }
 }
 
-/// `barco true` under strace's fault injection (`-e inject=...`), in
+/// `barco ARGS true` under strace's fault injection (`-e inject=...`), in
 /// `timeout`: a hang is a failure, not a stuck test.
-fn injected(faults: &[&str]) -> harness::Run {
-    let mut args = vec!["20", "strace", "-f", "-o", "/dev/null"];
+fn injected(args: &[&str], faults: &[&str]) -> harness::Run {
+    let mut strace = vec!["20", "strace", "-f", "-o", "/dev/null"];
     for fault in faults {
-        args.extend(["-e", fault]);
+        strace.extend(["-e", fault]);
     }
-    barco(["true"]).env("BARCO_SPREAD", "1").wrapped("timeout", &args)
+    barco(args.iter().chain(&["true"])).env("BARCO_SPREAD", "1").wrapped("timeout", &strace)
 }
 
 #[test]
 fn a_network_builder_that_fails_to_hand_over_is_reported_not_waited_for() {
     // The child waits for the builder's namespace; the builder's only
     // sendmsg(2) is the hand-over. Refused, the builder tells the child,
-    // which reports it.
-    let out = injected(&["inject=sendmsg:error=ENOBUFS"]).run().code(125);
+    // which reports it. (With --net veth, the supervisor's own sendmsg, the
+    // user namespace's hand-over, waits for the child to be past its
+    // network step, which it never is here.)
     let line = "barco: setting up the network: handing its namespace to the container: No buffer space available\n";
+    let out = injected(&["--net", "veth", "--name", "handover-1"], &["inject=sendmsg:error=ENOBUFS"]).run().code(125);
     assert_eq!(out.stderr, line);
     // Killed there, it tells nobody: the supervisor sees it go and tells
     // the child in its stead.
-    let out = injected(&["inject=sendmsg:signal=SIGKILL"]).run().code(125);
+    let out = injected(&["--net", "veth", "--name", "handover-2"], &["inject=sendmsg:signal=SIGKILL"]).run().code(125);
     assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
-    // Every send(2) refused too (the builder's netlink batch first), it
-    // exits without telling: the same. So is the supervisor's message, so
-    // it stops the child itself.
-    let out = injected(&["inject=sendmsg:error=ENOBUFS", "inject=sendto:error=ENOBUFS"]).run().code(125);
+    // Every send(2) refused (the builder's netlink batch first), it exits
+    // without telling: the same. So is the supervisor's message, so it
+    // stops the child itself. (Without a cgroup, whose CgroupReady would
+    // be refused first.)
+    let out = injected(&["--cgroup", "none"], &["inject=sendto:error=ENOBUFS"]).run().code(125);
     assert_eq!(out.stderr, "barco: setting up the network: its builder ended without handing it over\n");
 }
 
@@ -121,13 +124,15 @@ fn without_the_builder_the_child_configures_the_namespace_clone3_made() {
     assert!(out.stdout.contains("eth0    inet 10.249.11.2/30"), "{out:#?}");
     assert!(!link_exists("bc-no-builder"));
     // One clone3 with CLONE_NEWNET either way: the container's, or the
-    // builder's beside it.
-    for (spread, clones) in [("0", 1), ("1", 2)] {
+    // builder's beside it. (And one with CLONE_NEWUSER: the process whose
+    // user namespace the supervisor makes for the container.)
+    for (spread, clones) in [("0", 2), ("1", 3)] {
         let trace = ["-f", "-qq", "-e", "trace=clone3", "-o", "/dev/stderr"];
         let out = barco(["true"]).env("BARCO_SPREAD", spread).wrapped("strace", &trace).run().ok();
         let calls: Vec<&str> = out.stderr.lines().filter(|l| l.contains("clone3(")).collect();
         assert_eq!(calls.len(), clones, "BARCO_SPREAD={spread}: {calls:#?}");
         assert_eq!(calls.iter().filter(|l| l.contains("CLONE_NEWNET")).count(), 1, "{calls:#?}");
+        assert_eq!(calls.iter().filter(|l| l.contains("CLONE_NEWUSER")).count(), 1, "{calls:#?}");
     }
 }
 
