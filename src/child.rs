@@ -128,7 +128,7 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // hands over the user namespace (below), so it is up before the command
     // runs.
     if plan.network.veth.is_some() && !plan.rootless {
-        chan.network_up().at(Stage::Network)?;
+        chan.network_up().at(Stage::Channel)?;
     }
     log::stage("network");
     // sysfs shows the network namespace of whoever mounts it.
@@ -158,11 +158,17 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // the container cannot remount its root, unmount /proc to reveal what is
     // under it, or change its hostname. The supervisor made it meanwhile,
     // as root too, and wrote its maps: join it (setns(2) gives every
-    // capability in it, as unshare(2) would).
+    // capability in it, as unshare(2) would). Over an initramfs, unshare it
+    // here and wait for the maps: the kernel refuses that to a chrooted
+    // process, a check on `rootfs::move_over_initramfs` that setns lacks.
     // (Rootless, it came first: see above.)
-    if !plan.rootless {
+    if plan.user_ns_ahead() {
         let ns = chan.wait_user_ns().at(Stage::WaitMaps)?;
         move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::User)).at(Stage::JoinUser)?;
+    } else if !plan.rootless {
+        sys::unshare(k::CLONE_NEWUSER).at(Stage::UnshareUser)?;
+        chan.request_maps().at(Stage::WaitMaps)?;
+        chan.wait_maps().at(Stage::WaitMaps)?;
     }
 
     // Root of the new user namespace has every capability in it, and

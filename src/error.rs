@@ -57,6 +57,7 @@ pub enum Stage {
     PivotRoot,
     Chroot,
     DetachOldRoot,
+    UnshareUser,
     JoinUser,
     WaitMaps,
     WriteUidMap,
@@ -81,7 +82,7 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 49] = [
+    const ALL: [Stage; 50] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,
@@ -111,6 +112,7 @@ impl Stage {
         Stage::PivotRoot,
         Stage::Chroot,
         Stage::DetachOldRoot,
+        Stage::UnshareUser,
         Stage::JoinUser,
         Stage::WaitMaps,
         Stage::WriteUidMap,
@@ -175,6 +177,7 @@ impl Stage {
             Stage::PivotRoot => "pivot_root into",
             Stage::Chroot => "chroot into",
             Stage::DetachOldRoot => "detaching the old root",
+            Stage::UnshareUser => "unshare of the user namespace",
             Stage::JoinUser => "joining its user namespace",
             Stage::WaitMaps => "waiting for the id maps",
             Stage::WriteUidMap => "writing uid_map",

@@ -32,7 +32,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 const MAX_MAP_LINES: usize = 340;
 
 /// Namespaces created by `clone3`. The user namespace is not among them: the
-/// child unshares it after its mounts (see `child`).
+/// child enters it after its mounts (see `child`).
 pub const CLONE_FLAGS: u64 =
     (k::CLONE_NEWNS | k::CLONE_NEWPID | k::CLONE_NEWIPC | k::CLONE_NEWUTS | k::CLONE_NEWNET | k::CLONE_NEWCGROUP)
         as u64
@@ -563,6 +563,16 @@ impl Plan {
         })
     }
 
+    /// Whether the supervisor makes the user namespace ahead, for the child
+    /// to join (`supervise::make_user_ns`): as root, over a root it can
+    /// pivot. Rootless, `clone3` makes it; over an initramfs the child
+    /// unshares it, so that the kernel's refusal of a new user namespace to
+    /// a chrooted process stays a check on barco's chroot (see
+    /// `rootfs::move_over_initramfs`).
+    pub fn user_ns_ahead(&self) -> bool {
+        !self.rootless && self.root_switch == RootSwitch::Pivot
+    }
+
     /// Whether the bench's ablation build skips `step`: false at compile
     /// time in every other build.
     #[inline(always)]
@@ -857,6 +867,7 @@ mod tests {
         assert!(!p.heap_audit);
         assert!(!p.init && !p.reap_orphans);
         assert_eq!(p.root_switch, RootSwitch::Pivot);
+        assert!(p.user_ns_ahead(), "as root, the supervisor makes the user namespace");
     }
 
     #[test]
@@ -868,6 +879,9 @@ mod tests {
         let p = Plan::new(args, &Host { is_init: true, root_is_initramfs: true, ..host() }).unwrap();
         assert!(p.init && p.reap_orphans);
         assert_eq!(p.root_switch, RootSwitch::MoveOverInitramfs);
+        // The child unshares it after its chroot, which the kernel refuses
+        // to a real chroot; setns would not.
+        assert!(!p.user_ns_ahead());
     }
 
     #[test]
@@ -975,6 +989,7 @@ mod tests {
         assert_eq!(p.uid_map, b"0 1000 1\n");
         assert_eq!(p.gid_map, b"0 1001 1\n");
         assert_ne!(p.clone_flags & u64::from(k::CLONE_NEWUSER), 0, "the user namespace comes with clone3");
+        assert!(!p.user_ns_ahead());
         let p = run(&["-m", "/", "--cgroup", "none", "-u", "7"]).unwrap();
         assert_eq!((p.uid_map.as_slice(), p.gid_map.as_slice()), (&b"7 1000 1\n"[..], &b"7 1001 1\n"[..]));
         // Root's plan keeps the user namespace for later.

@@ -336,7 +336,10 @@ fn pivot() -> Result<(), Failure> {
 ///   namespace to a chrooted process (`current_chrooted` in
 ///   fs/namespace.c, EPERM), and compares the root with the topmost mount
 ///   on the namespace's root, which is the container's. A plain chroot into
-///   the rootfs fails right there, at `unshare(CLONE_NEWUSER)`.
+///   the rootfs fails right there, at `unshare(CLONE_NEWUSER)`. (So here
+///   the child unshares its user namespace itself, rather than joining one
+///   made ahead with `setns`, which has no such check: see
+///   `Plan::user_ns_ahead`.)
 /// - Nothing in the container can unmount or move that mount: the mount
 ///   namespace belongs to the host's user namespace (see `child`).
 /// - The initramfs stays mounted beneath; nothing in the container holds a

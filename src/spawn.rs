@@ -18,12 +18,15 @@
 //! 3. parent → child, with v1 cgroups only, before or after step 1:
 //!    [`CgroupReady`](ChildEnd::wait_cgroup) once the supervisor has made
 //!    the cgroups; the child waits for it before `pivot_root` and joins.
-//! 4. As root: parent → child, after step 3, before or after step 1:
-//!    [`UserNs`](ChildEnd::wait_user_ns), the user namespace the supervisor
-//!    made for the child, its maps written, as SCM_RIGHTS; the child joins
-//!    it after `pivot_root`. With `--net veth` the supervisor first waits
-//!    for child → parent [`ToParent::NetworkUp`] (the child is past its
-//!    network step, so the pair exists) and sets up the host's end.
+//! 4. As root (but over an initramfs, where the child unshares its user
+//!    namespace and step 2 applies): parent → child, after step 3, before
+//!    or after step 1: [`UserNs`](ChildEnd::wait_user_ns), the user
+//!    namespace the supervisor made for the child, its maps written, as
+//!    SCM_RIGHTS, once the supervisor has handed the container the
+//!    terminal; the child joins it after `pivot_root`. With `--net veth`
+//!    the supervisor first waits for child → parent
+//!    [`ToParent::NetworkUp`] (the child is past its network step, so the
+//!    pair exists) and sets up the host's end.
 //! 5. child → parent: [`ToParent::Failed`] if a step fails, then it exits.
 //! 6. On a successful `execve` the child's end closes (it is CLOEXEC), and the
 //!    parent reads end-of-file: setup is over.

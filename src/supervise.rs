@@ -17,10 +17,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{openat, Mode, OFlags, CWD};
 use rustix::io::{read, write, Errno};
-use rustix::process::{
-    getpgrp, getpid, getppid, pidfd_send_signal, set_parent_process_death_signal, setpgid, waitid, Pid, Signal, WaitId,
-    WaitIdOptions,
-};
+use rustix::process::{getpgrp, pidfd_send_signal, setpgid, waitid, Pid, Signal, WaitId, WaitIdOptions};
 use rustix::stdio::stdin;
 use rustix::termios::{isatty, tcgetpgrp, tcsetpgrp};
 
@@ -104,19 +101,15 @@ fn run_in_cgroup(plan: &'static Plan, cgroup: &mut Option<Made>) -> Result<i32, 
         if let Err(e) = start_v1_cgroup(plan, &container, &chan, cgroup) {
             return stop(e);
         }
-        // As root, the user namespace the child will join, made while it
-        // builds its mounts; handed over now, or with --net veth once the
-        // host's end is up.
-        let mut user_ns = None;
-        if !plan.rootless {
-            match make_user_ns(plan).and_then(|ns| match &plan.network.veth {
-                None => hand_over(&chan, ns).map(|()| None),
-                Some(_) => Ok(Some(ns)),
-            }) {
-                Ok(ns) => user_ns = ns,
+        // The user namespace the child will join, made while it builds its
+        // mounts; `supervise` hands it over.
+        let user_ns = match plan.user_ns_ahead() {
+            true => match make_user_ns(plan) {
+                Ok(ns) => Some(ns),
                 Err(e) => return stop(e),
-            }
-        }
+            },
+            false => None,
+        };
         let terminal = Terminal::hand_to(&container);
         let outcome = supervise(plan, &container, &chan, &sigfd, builder.as_mut(), cgroup.as_mut(), user_ns);
         terminal.take_back();
@@ -139,16 +132,22 @@ fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &
 
 /// Makes the user namespace the child joins after `pivot_root`, its maps
 /// written, instead of the child making it there and waiting while the
-/// supervisor wakes up to write them: a process cloned into a new user
-/// namespace, its maps written, its namespace opened, and the process
-/// killed and reaped. barco makes it as root, as the child would have, so
-/// it too is a child of the host's user namespace owned by root, and the
-/// child's other namespaces stay the host's (see `child::setup`). No heap.
-/// (user_namespaces(7), setns(2))
+/// supervisor wakes up to write them. A process cloned into a new user
+/// namespace exits at once; until it is reaped (it has no exit signal, so
+/// only a wait with `__WALL` does), the zombie keeps its pid, its
+/// credentials and so its namespace, and `/proc/PID/uid_map`, `gid_map` and
+/// `ns/user` still reach them. barco makes it as root, as the child would
+/// have, so it too is a child of the host's user namespace owned by root,
+/// and the child's other namespaces stay the host's (see `child::setup`).
+/// No heap. (user_namespaces(7), setns(2))
 fn make_user_ns(plan: &'static Plan) -> Result<OwnedFd, Error> {
-    let supervisor = getpid();
+    // Under a /proc of another PID namespace, PID below would name another
+    // process, whose namespace the child would join.
+    if !proc_is_ours() {
+        return Err(map_error(Stage::WriteUidMap, "", Errno::SRCH));
+    }
     let (pid, pidfd) = match sys::clone3(u64::from(k::CLONE_NEWUSER) | k::CLONE_CLEAR_SIGHAND, 0, None) {
-        Ok(Forked::Child) => hold(supervisor),
+        Ok(Forked::Child) => sys::exit_group(0),
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => return Err(Error::os(Stage::MakeUser, "", e)),
     };
@@ -157,24 +156,10 @@ fn make_user_ns(plan: &'static Plan) -> Result<OwnedFd, Error> {
         openat(CWD, proc_path(&mut buf, pid, b"ns/user"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::os(Stage::MakeUser, "", e))
     });
-    // It has no exit signal: only a wait with __WALL reaps it.
-    let _ = pidfd_send_signal(&pidfd, Signal::KILL);
     let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
     while let Err(Errno::INTR) = waitid(WaitId::PidFd(pidfd.as_fd()), all) {}
     log::stage("user namespace made");
     ns
-}
-
-/// The life of `make_user_ns`'s process: it dies with barco (if barco died
-/// before this was armed, it has been reparented, and goes), and otherwise
-/// sleeps until killed.
-fn hold(supervisor: Pid) -> ! {
-    if set_parent_process_death_signal(Some(Signal::KILL)).is_err() || getppid() != Some(supervisor) {
-        sys::exit_group(1);
-    }
-    loop {
-        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 3600, tv_nsec: 0 });
-    }
 }
 
 /// Sends the child its user namespace.
@@ -220,6 +205,14 @@ fn supervise(
     let mut reaped = None;
     let mut builder_failed = None;
     info!("configuring user namespace...");
+    // The child may exec as soon as it has its user namespace: so only now
+    // that the terminal is the container's, and with --net veth once the
+    // host's end is up too (below).
+    if plan.network.veth.is_none() {
+        if let Some(ns) = user_ns.take() {
+            hand_over(chan, ns)?;
+        }
+    }
     loop {
         // The network builder is watched while the child may be waiting for
         // it.
@@ -347,8 +340,9 @@ impl Terminal {
     fn hand_to(c: &Container) -> Terminal {
         let none = Terminal { give_back_to: None };
         let Some(pid) = Pid::from_raw(c.pid as i32) else { return none };
-        // The child has not reached execve (it is waiting for its maps), so
-        // its group may still be changed; it also sets the group itself.
+        // The child has not reached execve (it is waiting for its user
+        // namespace, or its maps), so its group may still be changed; it
+        // also sets the group itself.
         let _ = setpgid(Some(pid), Some(pid));
         let (ours, stdin) = (getpgrp(), stdin());
         if !isatty(stdin) || tcgetpgrp(stdin) != Ok(ours) || tcsetpgrp(stdin, pid).is_err() {

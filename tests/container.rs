@@ -371,6 +371,31 @@ fn seed_command_line_gives_a_shell() {
 }
 
 #[test]
+fn the_command_starts_in_the_terminals_foreground() {
+    // barco hands the terminal to the container's process group before the
+    // child may exec (it waits for its user namespace, which comes after):
+    // a command that started in the background would stop at its first
+    // read of the terminal, and with --init never take the terminal at all.
+    // strace holds every ioctl(2) for 0.2 s, barco's TIOCSPGRP among them.
+    let line = format!(
+        "strace -f -o /dev/null -e inject=ioctl:delay_enter=200000 {} -m {} -- cat /proc/self/stat",
+        harness::barco_bin(),
+        rootfs().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running script(1) from util-linux");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    // pid (comm) state ppid pgrp session tty_nr tpgid ...
+    let fields: Vec<&str> = seen.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    assert!(fields.len() > 5, "{seen:?}");
+    assert_eq!(fields[2], fields[5], "the process group, and the terminal's foreground group: {seen:?}");
+}
+
+#[test]
 fn interactive_shell_on_a_terminal() {
     // The seed's interactive form under a real terminal (util-linux's
     // script(1) provides the pty). The shell needs its own process group in

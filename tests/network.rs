@@ -206,6 +206,26 @@ fn etc_hosts_and_hostname_are_barcos_binds_and_the_rootfs_is_untouched() {
 }
 
 #[test]
+fn the_host_end_has_its_address_before_the_command_runs() {
+    // The supervisor gives the host end its address once the child is past
+    // its network step, and only then hands over the user namespace, the
+    // child's last wait. strace holds the supervisor's fourth socket(2), the
+    // host end's netlink socket, for 2.5 s: the command's one ping, which
+    // waits 2 s for its reply, must still be answered.
+    let args = ["--net", "veth", "--ip", "10.249.13.1/30", "--name", "early", "--", "probe", "ping", "10.249.13.1"];
+    let trace = ["-e", "trace=socket,clone3", "-e", "inject=socket:delay_exit=2500000:when=4"];
+    let strace = ["20", "strace", "-f", "-qq", "-o", "/dev/stderr"];
+    let out = barco(args).env("BARCO_SPREAD", "1").wrapped("timeout", &[&strace[..], &trace[..]].concat()).run().ok();
+    assert_eq!(out.stdout, "ping: echo reply from 10.249.13.1\n", "{out:#?}");
+    // The call held was that one (planning opens three sockets before it),
+    // made after the user namespace was.
+    let lines = out.stderr.lines().collect::<Vec<_>>();
+    let made = lines.iter().position(|l| l.contains("CLONE_NEWUSER")).expect("the user namespace's clone3");
+    let held = lines.iter().position(|l| l.ends_with("(DELAYED)")).expect("a held socket(2)");
+    assert!(held > made && lines[held].contains("AF_NETLINK"), "{}", out.stderr);
+}
+
+#[test]
 fn veth_ping_and_tcp_both_ways_and_the_link_goes_with_the_container() {
     let host = Ipv4Addr::new(10, 249, 7, 1);
     let inside = Ipv4Addr::new(10, 249, 7, 2);
