@@ -140,7 +140,7 @@ fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &
 /// have, so it too is a child of the host's user namespace owned by root,
 /// and the child's other namespaces stay the host's (see `child::setup`).
 /// No heap. (user_namespaces(7), setns(2))
-fn make_user_ns(plan: &'static Plan) -> Result<OwnedFd, Error> {
+fn make_user_ns(plan: &'static Plan) -> Result<UserNs, Error> {
     // Under a /proc of another PID namespace, PID below would name another
     // process, whose namespace the child would join.
     if !proc_is_ours() {
@@ -151,20 +151,37 @@ fn make_user_ns(plan: &'static Plan) -> Result<OwnedFd, Error> {
         Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => return Err(Error::os(Stage::MakeUser, "", e)),
     };
-    let ns = write_maps(plan, pid).and_then(|()| {
-        let mut buf = [0u8; 64];
-        openat(CWD, proc_path(&mut buf, pid, b"ns/user"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| Error::os(Stage::MakeUser, "", e))
-    });
-    let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
-    while let Err(Errno::INTR) = waitid(WaitId::PidFd(pidfd.as_fd()), all) {}
+    let maker = Zombie(pidfd);
+    write_maps(plan, pid)?;
+    let mut buf = [0u8; 64];
+    let ns = openat(CWD, proc_path(&mut buf, pid, b"ns/user"), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| Error::os(Stage::MakeUser, "", e))?;
     log::stage("user namespace made");
-    ns
+    Ok(UserNs { ns, _maker: maker })
 }
 
-/// Sends the child its user namespace.
-fn hand_over(chan: &ParentEnd, ns: OwnedFd) -> Result<(), Error> {
-    told(chan.user_ns(ns.as_fd()))
+/// The user namespace made ahead, and the process it was made in, which is
+/// reaped when this drops: after the hand-over, as its exit is nothing the
+/// child need wait for.
+struct UserNs {
+    ns: OwnedFd,
+    _maker: Zombie,
+}
+
+/// A process of barco's without an exit signal (`__WALL` reaps it), by its
+/// pidfd: reaped on drop, once it has exited of its own accord.
+struct Zombie(OwnedFd);
+
+impl Drop for Zombie {
+    fn drop(&mut self) {
+        let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
+        while let Err(Errno::INTR) = waitid(WaitId::PidFd(self.0.as_fd()), all) {}
+    }
+}
+
+/// Sends the child its user namespace; then its maker is reaped.
+fn hand_over(chan: &ParentEnd, user_ns: UserNs) -> Result<(), Error> {
+    told(chan.user_ns(user_ns.ns.as_fd()))
 }
 
 /// A message the child waits for, sent. A child that has failed is gone
@@ -197,7 +214,7 @@ fn supervise(
     sigfd: &OwnedFd,
     mut builder: Option<&mut Builder>,
     mut cgroup: Option<&mut Made>,
-    mut user_ns: Option<OwnedFd>,
+    mut user_ns: Option<UserNs>,
 ) -> Result<i32, Error> {
     let mut setting_up = true;
     let mut failure = None;
