@@ -8,6 +8,7 @@
 //! throws away at most 64 while it looks for a free subnet).
 
 use crate::log;
+use crate::packed;
 use crate::sys::StaticStr;
 use core::fmt;
 use rustix::io::Errno;
@@ -147,6 +148,11 @@ impl Stage {
 
     /// The words that come before the subject in the error line.
     pub fn describe(self) -> &'static str {
+        packed::nth(&WORDS, self as usize - 1).unwrap_or_default()
+    }
+
+    /// [`Stage::describe`]'s words, for the compile-time table [`WORDS`].
+    const fn words(self) -> &'static str {
         match self {
             Stage::Usage => "",
             Stage::Channel => "parent/child channel",
@@ -201,6 +207,20 @@ impl Stage {
         }
     }
 }
+
+/// Each stage's words, packed (see `packed`) in the order of the
+/// discriminants, from 1.
+const WORDS: [u8; packed::len(&STAGE_WORDS)] = packed::pack(&STAGE_WORDS);
+
+const STAGE_WORDS: [&str; Stage::ALL.len()] = {
+    let (mut words, mut i) = ([""; Stage::ALL.len()], 0);
+    while i < words.len() {
+        assert!(Stage::ALL[i] as usize == i + 1);
+        words[i] = Stage::ALL[i].words();
+        i += 1;
+    }
+    words
+};
 
 /// A failed step: the stage, what it was acting on, and the errno if any.
 /// Sixteen bytes and `Copy` (see [`StaticStr`]): a subject built while
@@ -417,6 +437,9 @@ mod tests {
     fn stage_numbers_round_trip() {
         for s in Stage::ALL {
             assert_eq!(Stage::from_u16(s as u16), Some(s));
+        }
+        for s in Stage::ALL {
+            assert_eq!(s.describe(), s.words(), "{s:?}");
         }
         assert_eq!(Stage::from_u16(0), None);
         assert_eq!(Stage::from_u16(Stage::ALL.len() as u16 + 1), None);

@@ -18,6 +18,7 @@ mod error;
 mod log;
 mod machine;
 mod net;
+mod packed;
 mod plan;
 mod reaper;
 mod rootfs;

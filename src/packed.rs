@@ -1,0 +1,62 @@
+//! Tables of texts stored as one run of bytes, made at compile time from an
+//! ordinary `[&str; N]`, which only `const` items then use. Such an array in
+//! the binary is a pointer and a length (16 bytes) for each text besides the
+//! text itself, and a `match` that returns one is a jump table and a copy of
+//! the return for each arm; here a text costs one more byte.
+
+/// The byte between two texts, which no text may hold.
+const SEP: u8 = 0;
+
+/// The packed size of `texts`: their bytes and a separator between each two.
+pub const fn len(texts: &[&str]) -> usize {
+    let (mut len, mut i) = (texts.len().saturating_sub(1), 0);
+    while i < texts.len() {
+        len += texts[i].len();
+        i += 1;
+    }
+    len
+}
+
+/// `texts`, separated; `L` must be their [`len`] (the build fails if not,
+/// or if a text holds the separator).
+pub const fn pack<const L: usize>(texts: &[&str]) -> [u8; L] {
+    let mut out = [SEP; L];
+    let (mut at, mut i) = (0, 0);
+    while i < texts.len() {
+        if i > 0 {
+            at += 1;
+        }
+        let text = texts[i].as_bytes();
+        let mut j = 0;
+        while j < text.len() {
+            assert!(text[j] != SEP);
+            out[at] = text[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(at == L);
+    out
+}
+
+/// The `n`th text of a packed table, if it has that many.
+pub fn nth(packed: &'static [u8], n: usize) -> Option<&'static str> {
+    core::str::from_utf8(packed.split(|b| *b == SEP).nth(n)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_come_back_in_order() {
+        const TEXTS: [&str; 4] = ["one", "", "three", "four"];
+        const PACKED: [u8; len(&TEXTS)] = pack(&TEXTS);
+        assert_eq!(&PACKED, b"one\0\0three\0four");
+        for (n, text) in TEXTS.iter().enumerate() {
+            assert_eq!(nth(&PACKED, n), Some(*text));
+        }
+        assert_eq!(nth(&PACKED, 4), None);
+    }
+}
