@@ -12,6 +12,7 @@
 //! - [capabilities(7)](https://man7.org/linux/man-pages/man7/capabilities.7.html)
 
 use crate::error::Stage;
+use crate::packed;
 use crate::spawn::{At, Failure};
 use rustix::io::Errno;
 use rustix::thread::{
@@ -63,6 +64,14 @@ pub const NAMES: [&str; 41] = [
     "BPF",
     "CHECKPOINT_RESTORE",
 ];
+
+/// [`NAMES`] packed (see `packed`): the binary has only this copy.
+const PACKED_NAMES: [u8; packed::len(&NAMES)] = packed::pack(&NAMES);
+
+/// Capability `n`'s name, without the `CAP_` prefix.
+pub fn name(n: usize) -> Option<&'static str> {
+    packed::nth(&PACKED_NAMES, n)
+}
 
 /// The seed's twenty, dropped by default.
 pub const SEED_DROPS: [&str; 20] = [
@@ -138,7 +147,7 @@ pub fn parse(name: &str) -> Option<Cap> {
         return Some(Cap::All);
     }
     let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
-    NAMES.iter().position(|n| *n == bare).map(|i| Cap::One(i as u8))
+    packed::position(&PACKED_NAMES, bare).map(|i| Cap::One(i as u8))
 }
 
 /// The set the container keeps: the default minus the seed's twenty, then
@@ -208,6 +217,15 @@ mod tests {
         {
             assert_eq!(NAMES[n as usize], name);
         }
+    }
+
+    #[test]
+    fn names_unpack() {
+        for (n, name) in NAMES.iter().enumerate() {
+            assert_eq!(super::name(n), Some(*name));
+            assert_eq!(parse(name), Some(Cap::One(n as u8)));
+        }
+        assert_eq!(super::name(NAMES.len()), None);
     }
 
     #[test]

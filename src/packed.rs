@@ -45,6 +45,11 @@ pub fn nth(packed: &'static [u8], n: usize) -> Option<&'static str> {
     core::str::from_utf8(packed.split(|b| *b == SEP).nth(n)?).ok()
 }
 
+/// The number of `text` in a packed table.
+pub fn position(packed: &[u8], text: &str) -> Option<usize> {
+    packed.split(|b| *b == SEP).position(|t| t == text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +63,8 @@ mod tests {
             assert_eq!(nth(&PACKED, n), Some(*text));
         }
         assert_eq!(nth(&PACKED, 4), None);
+        assert_eq!(position(&PACKED, "three"), Some(2));
+        assert_eq!(position(&PACKED, ""), Some(1));
+        assert_eq!(position(&PACKED, "thre"), None);
     }
 }

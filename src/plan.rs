@@ -594,7 +594,7 @@ impl Plan {
             Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
             Stage::MountSys => self.rootfs_display,
             Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
-            Stage::CapBounding => table(&caps::NAMES),
+            Stage::CapBounding => caps::name(usize::from(index)).unwrap_or("?"),
             Stage::Seccomp => self.seccomp_display,
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
