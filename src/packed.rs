@@ -50,6 +50,23 @@ pub fn position(packed: &[u8], text: &str) -> Option<usize> {
     packed.split(|b| *b == SEP).position(|t| t == text.as_bytes())
 }
 
+/// Every text of a packed table, in order, for tests.
+#[cfg(test)]
+pub fn all(packed: &'static [u8]) -> Vec<&'static str> {
+    (0..).map_while(|n| nth(packed, n)).collect()
+}
+
+/// A packed table of the texts given, as a `&'static [u8]` for [`nth`] and
+/// [`position`].
+macro_rules! texts {
+    ($($text:expr),* $(,)?) => {{
+        const TEXTS: &[&str] = &[$($text),*];
+        const PACKED: [u8; $crate::packed::len(TEXTS)] = $crate::packed::pack(TEXTS);
+        &PACKED
+    }};
+}
+pub(crate) use texts;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +83,6 @@ mod tests {
         assert_eq!(position(&PACKED, "three"), Some(2));
         assert_eq!(position(&PACKED, ""), Some(1));
         assert_eq!(position(&PACKED, "thre"), None);
+        assert_eq!(all(texts!["a", "b"]), ["a", "b"]);
     }
 }

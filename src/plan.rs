@@ -11,6 +11,7 @@ use crate::cgroup::{self, Cgroup, Hierarchy};
 use crate::cli::{Args, IdRange};
 use crate::error::{Error, Stage};
 use crate::log::warning;
+use crate::packed;
 use crate::rootfs::{self, RootSwitch};
 use crate::seccomp;
 use crate::userns;
@@ -583,7 +584,7 @@ impl Plan {
     /// What a failed child step was acting on, for the error line. `index`
     /// picks the entry of a table the step walks (see `rootfs`).
     pub fn subject(&'static self, stage: Stage, index: u16) -> &'static str {
-        let table = |t: &'static [&'static str]| t.get(usize::from(index)).copied().unwrap_or("?");
+        let table = |t: &'static [u8]| packed::nth(t, usize::from(index)).unwrap_or("?");
         match stage {
             Stage::Hostname => self.hostname_display,
             Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot | Stage::Chroot => {
@@ -594,7 +595,7 @@ impl Plan {
             Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
             Stage::MountSys => self.rootfs_display,
             Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
-            Stage::CapBounding => caps::name(usize::from(index)).unwrap_or("?"),
+            Stage::CapBounding => table(caps::NAMES_PACKED),
             Stage::Seccomp => self.seccomp_display,
             Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
             Stage::DevLink => table(rootfs::DEV_LINK_NAMES),

@@ -9,6 +9,7 @@
 //! temporary directory, so a rootfs on a read-only filesystem works.
 
 use crate::error::Stage;
+use crate::packed;
 use crate::plan::{file_type, Plan};
 use crate::spawn::{At, Failure};
 use core::ffi::CStr;
@@ -38,7 +39,7 @@ const DEV_MOUNTS: [(&CStr, &CStr, &CStr); 3] = [
     (c"tmpfs", c"dev/shm", c"mode=1777,size=65536k"),
 ];
 /// The same, as the error messages name them.
-pub const DEV_MOUNT_NAMES: &[&str] = &["/dev", "/dev/pts", "/dev/shm"];
+pub const DEV_MOUNT_NAMES: &[u8] = packed::texts!["/dev", "/dev/pts", "/dev/shm"];
 
 /// Device nodes bound from the host's `/dev` (mknod would need a capability
 /// the container should not have, and fails in user namespaces).
@@ -50,7 +51,8 @@ const DEV_NODES: [(&CStr, &CStr); 6] = [
     (c"/dev/urandom", c"dev/urandom"),
     (c"/dev/tty", c"dev/tty"),
 ];
-pub const DEV_NODE_NAMES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+pub const DEV_NODE_NAMES: &[u8] =
+    packed::texts!["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
 
 /// Symlinks in `/dev`: (target, link).
 const DEV_LINKS: [(&CStr, &CStr); 5] = [
@@ -60,7 +62,7 @@ const DEV_LINKS: [(&CStr, &CStr); 5] = [
     (c"/proc/self/fd/1", c"dev/stdout"),
     (c"/proc/self/fd/2", c"dev/stderr"),
 ];
-pub const DEV_LINK_NAMES: &[&str] = &["/dev/ptmx", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
+pub const DEV_LINK_NAMES: &[u8] = packed::texts!["/dev/ptmx", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
 
 /// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)`: nothing we mount
 /// from here on propagates back to the host, and the old root can be
@@ -123,7 +125,7 @@ const MASKED_FILES: [&CStr; 5] =
     [c"proc/kcore", c"proc/keys", c"proc/timer_list", c"proc/sched_debug", c"proc/latency_stats"];
 /// Directories that look empty: a read-only tmpfs over them.
 const MASKED_DIRS: [&CStr; 3] = [c"proc/acpi", c"proc/scsi", c"sys/firmware"];
-pub const MASKED_NAMES: &[&str] = &[
+pub const MASKED_NAMES: &[u8] = packed::texts![
     "/proc/kcore",
     "/proc/keys",
     "/proc/timer_list",
@@ -135,7 +137,8 @@ pub const MASKED_NAMES: &[&str] = &[
 ];
 /// Parts of `/proc` that stay visible but read-only.
 const READ_ONLY: [&CStr; 5] = [c"proc/sys", c"proc/sysrq-trigger", c"proc/irq", c"proc/bus", c"proc/fs"];
-pub const READ_ONLY_NAMES: &[&str] = &["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
+pub const READ_ONLY_NAMES: &[u8] =
+    packed::texts!["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"];
 
 /// A fresh `/proc` for the new PID namespace, mounted while the old root is
 /// still visible (the kernel's mount_too_revealing check wants that once a
@@ -189,7 +192,7 @@ pub fn mount_sys() -> Result<(), Failure> {
 }
 
 /// The rootfs-level mount targets, as errors name them.
-pub const TARGET_NAMES: &[&str] = &["/proc", "/dev", "/sys"];
+pub const TARGET_NAMES: &[u8] = packed::texts!["/proc", "/dev", "/sys"];
 
 /// ENOTDIR from [`mount_at`]'s `O_NOFOLLOW | O_DIRECTORY` open means the
 /// rootfs has a symlink (or a file) where a directory belongs.
@@ -243,7 +246,7 @@ pub struct EtcFile {
 }
 
 /// The files as error messages name them, by index.
-pub const ETC_FILE_NAMES: &[&str] = &["/etc/hosts", "/etc/hostname"];
+pub const ETC_FILE_NAMES: &[u8] = packed::texts!["/etc/hosts", "/etc/hostname"];
 
 /// Plans `/etc/hosts` and `/etc/hostname` for the container, for the
 /// targets the rootfs has as regular files (not symlinks): a bind mount
@@ -356,29 +359,29 @@ mod tests {
     #[test]
     fn masked_and_read_only_tables_agree() {
         let masked: Vec<&CStr> = MASKED_FILES.iter().chain(&MASKED_DIRS).copied().collect();
-        assert_eq!(masked.len(), MASKED_NAMES.len());
-        for (p, n) in masked.iter().zip(MASKED_NAMES) {
-            assert_eq!(format!("/{}", p.to_str().unwrap()), *n);
+        assert_eq!(masked.len(), packed::all(MASKED_NAMES).len());
+        for (p, n) in masked.iter().zip(packed::all(MASKED_NAMES)) {
+            assert_eq!(format!("/{}", p.to_str().unwrap()), n);
         }
-        for (p, n) in READ_ONLY.iter().zip(READ_ONLY_NAMES) {
-            assert_eq!(format!("/{}", p.to_str().unwrap()), *n);
+        for (p, n) in READ_ONLY.iter().zip(packed::all(READ_ONLY_NAMES)) {
+            assert_eq!(format!("/{}", p.to_str().unwrap()), n);
         }
         assert_eq!(MASKED_DIRS[2], c"sys/firmware", "mount_sys masks index 7");
     }
 
     #[test]
     fn tables_and_their_names_agree() {
-        assert_eq!(DEV_MOUNTS.len(), DEV_MOUNT_NAMES.len());
-        assert_eq!(DEV_NODES.len(), DEV_NODE_NAMES.len());
-        assert_eq!(DEV_LINKS.len(), DEV_LINK_NAMES.len());
-        for ((_, t, _), n) in DEV_MOUNTS.iter().zip(DEV_MOUNT_NAMES) {
-            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        assert_eq!(DEV_MOUNTS.len(), packed::all(DEV_MOUNT_NAMES).len());
+        assert_eq!(DEV_NODES.len(), packed::all(DEV_NODE_NAMES).len());
+        assert_eq!(DEV_LINKS.len(), packed::all(DEV_LINK_NAMES).len());
+        for ((_, t, _), n) in DEV_MOUNTS.iter().zip(packed::all(DEV_MOUNT_NAMES)) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), n);
         }
-        for ((_, t), n) in DEV_NODES.iter().zip(DEV_NODE_NAMES) {
-            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        for ((_, t), n) in DEV_NODES.iter().zip(packed::all(DEV_NODE_NAMES)) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), n);
         }
-        for ((_, t), n) in DEV_LINKS.iter().zip(DEV_LINK_NAMES) {
-            assert_eq!(format!("/{}", t.to_str().unwrap()), *n);
+        for ((_, t), n) in DEV_LINKS.iter().zip(packed::all(DEV_LINK_NAMES)) {
+            assert_eq!(format!("/{}", t.to_str().unwrap()), n);
         }
     }
 }
