@@ -7,6 +7,7 @@
 
 use crate::caps::{self, Cap};
 use crate::error::Error;
+use crate::packed;
 use std::ffi::OsString;
 
 /// `--help`'s text (`src/usage.txt`), stored compressed: `build.rs` packs
@@ -114,7 +115,7 @@ pub enum Parsed {
 }
 
 /// An option, as found in [`OPTIONS`].
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Opt {
     // Those that take a value.
     Root,
@@ -184,6 +185,65 @@ const OPTIONS: [(Opt, Option<char>, &[&str]); 29] = [
     (Opt::Version, Some('V'), &["version"]),
 ];
 
+/// [`OPTIONS`] as the binary keeps it, worked out at compile time (the
+/// table itself was 1.2 KB of pointers and lengths of `just tiny`): every
+/// long name, in order, packed (see `packed`), with its option beside it
+/// in [`LONG_OPTS`]; and the options that have a short letter.
+const LONGS: [u8; packed::len(&LONG_NAMES)] = packed::pack(&LONG_NAMES);
+
+const LONG_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < OPTIONS.len() {
+        n += OPTIONS[i].2.len();
+        i += 1;
+    }
+    n
+};
+
+const LONG_NAMES: [&str; LONG_COUNT] = LONG.0;
+const LONG_OPTS: [Opt; LONG_COUNT] = LONG.1;
+
+const LONG: ([&str; LONG_COUNT], [Opt; LONG_COUNT]) = {
+    let (mut names, mut opts) = ([""; LONG_COUNT], [Opt::Root; LONG_COUNT]);
+    let (mut at, mut i) = (0, 0);
+    while i < OPTIONS.len() {
+        let mut j = 0;
+        while j < OPTIONS[i].2.len() {
+            (names[at], opts[at]) = (OPTIONS[i].2[j], OPTIONS[i].0);
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    (names, opts)
+};
+
+const SHORT_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < OPTIONS.len() {
+        n += OPTIONS[i].1.is_some() as usize;
+        i += 1;
+    }
+    n
+};
+
+const SHORTS: [(char, Opt); SHORT_COUNT] = {
+    let (mut shorts, mut at, mut i) = ([(' ', Opt::Root); SHORT_COUNT], 0, 0);
+    while i < OPTIONS.len() {
+        if let Some(c) = OPTIONS[i].1 {
+            shorts[at] = (c, OPTIONS[i].0);
+            at += 1;
+        }
+        i += 1;
+    }
+    shorts
+};
+
+/// The option's first long name, which the errors use.
+fn name(opt: Opt) -> &'static str {
+    LONG_OPTS.iter().position(|o| *o == opt).and_then(|i| packed::nth(&LONGS, i)).unwrap_or_default()
+}
+
 /// Parses the arguments after the program name. Not inlined into barco's
 /// `run`: 0.1 KB of `just tiny`.
 #[inline(never)]
@@ -197,18 +257,18 @@ where
     let mut a = Args::default();
     while let Some(arg) = p.next().map_err(usage)? {
         let found = match &arg {
-            Short(c) => OPTIONS.iter().find(|o| o.1 == Some(*c)),
-            Long(l) => OPTIONS.iter().find(|o| o.2.contains(l)),
+            Short(c) => SHORTS.iter().find(|s| s.0 == *c).map(|s| s.1),
+            Long(l) => packed::position(&LONGS, l).map(|i| LONG_OPTS[i]),
             Value(first) => {
                 a.command.push(first.clone());
                 a.command.extend(p.raw_args().map_err(usage)?);
                 break;
             }
         };
-        let Some(&(opt, _, names)) = found else {
+        let Some(opt) = found else {
             return Err(usage(arg.unexpected()));
         };
-        let option = names[0];
+        let option = name(opt);
         match opt {
             Opt::AllowNewPrivileges => a.allow_new_privileges = true,
             Opt::Sys => a.sys = true,
