@@ -82,6 +82,9 @@ fn write_stderr(bytes: &[u8]) {
 
 /// Writes one log line if `level` is enabled. Use the macros instead.
 pub fn emit(level: Level, file: &str, line: u32, args: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
     let mut out = Line::new();
     let secs = crate::sys::clock_gettime(linux_raw_sys::general::CLOCK_REALTIME).0.rem_euclid(86_400);
     let _ = write!(out, "{:02}:{:02}:{:02} ", secs / 3600, secs / 60 % 60, secs % 60);
@@ -127,6 +130,12 @@ pub fn line(args: fmt::Arguments<'_>) {
 }
 
 macro_rules! log_at {
+    // A format string alone (its arguments, if any, are names it captures)
+    // has nothing to evaluate before the check, so `emit` makes it: one
+    // check instead of one at each such call (0.3 KB of `just tiny`).
+    ($level:expr, $fmt:literal) => {
+        $crate::log::emit($level, file!(), line!(), format_args!($fmt))
+    };
     ($level:expr, $($arg:tt)*) => {
         if $crate::log::enabled($level) {
             $crate::log::emit($level, file!(), line!(), format_args!($($arg)*))
