@@ -25,8 +25,9 @@
 //! The numbers are x86_64's (barco's raw syscalls are x86_64-only); the unit
 //! tests in `src/seccomp.rs` check each against linux-raw-sys.
 //!
-//! It also packs `--help`'s text, `src/usage.txt`, into
-//! `$OUT_DIR/usage.lz` for `cli::help` (see `pack`).
+//! barco itself loads the program packed (see `pack`), as
+//! `$OUT_DIR/seccomp_filter.lz`; and `--help`'s text, `src/usage.txt`, is
+//! packed the same way into `$OUT_DIR/usage.lz` for `cli::help`.
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen::Dword, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -216,11 +217,12 @@ fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     rules
 }
 
-/// Packs `--help`'s text for `cli::unpack`: at each point the longest
-/// earlier match of 4 to 131 bytes (within 64 KiB) becomes a copy token
-/// (`0x80 | (length - 4)`, then the distance as a little-endian `u16`), and
-/// bytes with no such match gather into literal runs (`count - 1`, then up to
-/// 128 bytes). A greedy search over a text of a few KB.
+/// Packs `--help`'s text and the seccomp filter for `packed::unpack`: at
+/// each point the longest earlier match of 4 to 131 bytes (within 64 KiB)
+/// becomes a copy token (`0x80 | (length - 4)`, then the distance as a
+/// little-endian `u16`), and bytes with no such match gather into literal
+/// runs (`count - 1`, then up to 128 bytes). A greedy search over a text of
+/// a few KB.
 fn pack(text: &[u8]) -> Vec<u8> {
     fn flush(out: &mut Vec<u8>, literal: &mut Vec<u8>) {
         for run in literal.chunks(128) {
@@ -280,9 +282,10 @@ fn main() {
     ruled.extend(rules().keys().map(|&nr| (nr as u32, To::Chain)));
     ruled.sort_by_key(|x| x.0);
     let tree = search(&ruled);
-    let mut out = String::new();
+    let (mut out, mut bytes) = (String::new(), Vec::new());
     let mut emit = |code: u16, jt: u8, jf: u8, k: u32| {
         writeln!(out, "    SockFilter {{ code: {code:#06x}, jt: {jt}, jf: {jf}, k: {k:#010x} }},").unwrap();
+        bytes.extend(code.to_le_bytes().into_iter().chain([jt, jf]).chain(k.to_le_bytes()));
     };
     for i in &program[..3] {
         emit(i.code, i.jt, i.jf, i.k);
@@ -308,6 +311,9 @@ fn main() {
     writeln!(src, "/// Syscalls the filter denies for some arguments.").unwrap();
     writeln!(src, "pub const CONDITIONAL: &[(&str, i64)] = &{CONDITIONAL:?};").unwrap();
     std::fs::write(out_dir.join("seccomp_filter.rs"), src).unwrap();
+    // What barco loads: the same instructions as bytes (x86_64's order),
+    // packed as `--help` is.
+    std::fs::write(out_dir.join("seccomp_filter.lz"), pack(&bytes)).unwrap();
 }
 
 /// barco's binary is linked without unwind tables: see

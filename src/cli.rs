@@ -11,7 +11,7 @@ use crate::packed;
 use std::ffi::OsString;
 
 /// `--help`'s text (`src/usage.txt`), stored compressed: `build.rs` packs
-/// its 4.3 KB into 2.7 with a small LZ77 ([`unpack`] says how), which saves
+/// its 4.3 KB into 2.7 with a small LZ77 (`packed::unpack` says how), which saves
 /// 1.3 KB of `just tiny` (1.1 of the stable build) for a few lines of code,
 /// as busybox compresses its usage texts (`FEATURE_COMPRESS_USAGE`).
 /// Unpacked only for `--help`.
@@ -19,34 +19,7 @@ const USAGE_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/usage.lz")
 
 /// `--help`'s text.
 pub fn help() -> Vec<u8> {
-    unpack(USAGE_PACKED)
-}
-
-/// Undoes `build.rs`'s `pack`. Each token starts with a byte `b`: below
-/// 0x80, the next `b + 1` bytes are literal; otherwise the `(b & 0x7f) + 4`
-/// bytes that begin at the little-endian `u16` distance that follows, back
-/// from the end of the text so far, are copied (byte by byte: a copy may
-/// overlap what it writes).
-fn unpack(packed: &[u8]) -> Vec<u8> {
-    let mut text = Vec::new();
-    let mut rest = packed;
-    while let [b, tail @ ..] = rest {
-        match usize::from(*b) {
-            n @ 0..0x80 => {
-                let (literal, after) = tail.split_at(n + 1);
-                text.extend_from_slice(literal);
-                rest = after;
-            }
-            n => {
-                let start = text.len() - usize::from(u16::from_le_bytes([tail[0], tail[1]]));
-                for i in start..start + (n & 0x7f) + 4 {
-                    text.push(text[i]);
-                }
-                rest = &tail[2..];
-            }
-        }
-    }
-    text
+    packed::unpack(USAGE_PACKED)
 }
 
 /// A `C:H:N` line of a uid or gid map: container ids `C..C+N` are host ids

@@ -1,8 +1,10 @@
-//! Tables of texts stored as one run of bytes, made at compile time from an
-//! ordinary `[&str; N]`, which only `const` items then use. Such an array in
-//! the binary is a pointer and a length (16 bytes) for each text besides the
-//! text itself, and a `match` that returns one is a jump table and a copy of
-//! the return for each arm; here a text costs one more byte.
+//! Data stored packed. Tables of texts, as one run of bytes made at compile
+//! time from an ordinary `[&str; N]`, which only `const` items then use:
+//! such an array in the binary is a pointer and a length (16 bytes) for
+//! each text besides the text itself, and a `match` that returns one is a
+//! jump table and a copy of the return for each arm; here a text costs one
+//! more byte. And what `build.rs` compresses (`--help`'s text, the seccomp
+//! filter), for [`unpack`].
 
 /// The byte between two texts, which no text may hold.
 const SEP: u8 = 0;
@@ -48,6 +50,33 @@ pub fn nth(packed: &'static [u8], n: usize) -> Option<&'static str> {
 /// The number of `text` in a packed table.
 pub fn position(packed: &[u8], text: &str) -> Option<usize> {
     packed.split(|b| *b == SEP).position(|t| t == text.as_bytes())
+}
+
+/// Undoes `build.rs`'s `pack`. Each token starts with a byte `b`: below
+/// 0x80, the next `b + 1` bytes are literal; otherwise the `(b & 0x7f) + 4`
+/// bytes that begin at the little-endian `u16` distance that follows, back
+/// from the end of the text so far, are copied (byte by byte: a copy may
+/// overlap what it writes).
+pub fn unpack(packed: &[u8]) -> Vec<u8> {
+    let mut text = Vec::new();
+    let mut rest = packed;
+    while let [b, tail @ ..] = rest {
+        match usize::from(*b) {
+            n @ 0..0x80 => {
+                let (literal, after) = tail.split_at(n + 1);
+                text.extend_from_slice(literal);
+                rest = after;
+            }
+            n => {
+                let start = text.len() - usize::from(u16::from_le_bytes([tail[0], tail[1]]));
+                for i in start..start + (n & 0x7f) + 4 {
+                    text.push(text[i]);
+                }
+                rest = &tail[2..];
+            }
+        }
+    }
+    text
 }
 
 /// Every text of a packed table, in order, for tests.
