@@ -51,17 +51,20 @@ use rustix::thread::{sched_setaffinity, CpuSet};
 
 /// A failed child step, as it travels to the parent: the stage, an index
 /// into the table the step walks (which device node, say), and the errno
-/// (0 when the failure is not a syscall's).
+/// (0 when the failure is not a syscall's). The errno in a `u16`, as
+/// [`Error`] keeps it (Linux's are below 4096): three `u16`s make every
+/// failing `?` of the child's steps shorter than with an `i32` (0.35 KB of
+/// `just tiny`). The channel still carries it in four bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub stage: Stage,
     pub index: u16,
-    pub errno: i32,
+    pub errno: u16,
 }
 
 impl Failure {
     pub fn new(stage: Stage, index: u16, errno: Errno) -> Failure {
-        Failure { stage, index, errno: errno.raw_os_error() }
+        Failure { stage, index, errno: errno.raw_os_error() as u16 }
     }
 
     /// The parent's one-line error for this failure.
@@ -72,11 +75,11 @@ impl Failure {
         // whole line of their own, made while planning.
         // Rootless, a non-recursive bind of a directory with mounts beneath
         // it is refused: they are locked, and the bind would uncover them.
-        if self.stage == Stage::BindRootfs && plan.rootless && self.errno == Errno::INVAL.raw_os_error() {
+        if self.stage == Stage::BindRootfs && plan.rootless && i32::from(self.errno) == Errno::INVAL.raw_os_error() {
             return Error::usage(plan.rootless_bind_refused);
         }
         if let (Stage::Network, 1, Some(veth)) = (self.stage, self.index, &plan.network.veth) {
-            let line = match Errno::from_raw_os_error(self.errno) {
+            let line = match Errno::from_raw_os_error(i32::from(self.errno)) {
                 Errno::EXIST => Some(veth.taken),
                 Errno::OPNOTSUPP => Some(veth.no_driver),
                 _ => None,
@@ -88,7 +91,7 @@ impl Failure {
         let subject = plan.subject(self.stage, self.index);
         match self.errno {
             0 => Error::step(self.stage, subject),
-            n => Error::os(self.stage, subject, Errno::from_raw_os_error(n)),
+            n => Error::os(self.stage, subject, Errno::from_raw_os_error(i32::from(n))),
         }
     }
 }
@@ -150,7 +153,7 @@ impl Failure {
         m[0] = tag;
         m[2..4].copy_from_slice(&(self.stage as u16).to_le_bytes());
         m[4..6].copy_from_slice(&self.index.to_le_bytes());
-        m[8..12].copy_from_slice(&self.errno.to_le_bytes());
+        m[8..12].copy_from_slice(&i32::from(self.errno).to_le_bytes());
         m
     }
 
@@ -158,7 +161,7 @@ impl Failure {
         Some(Failure {
             stage: Stage::from_u16(u16::from_le_bytes([m[2], m[3]]))?,
             index: u16::from_le_bytes([m[4], m[5]]),
-            errno: i32::from_le_bytes([m[8], m[9], m[10], m[11]]),
+            errno: i32::from_le_bytes([m[8], m[9], m[10], m[11]]) as u16,
         })
     }
 }
