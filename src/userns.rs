@@ -69,7 +69,7 @@ pub fn blocker() -> Option<String> {
 /// /proc/self/status), as inside docker or another barco.
 pub fn seccomp_filtered() -> bool {
     read_text("/proc/self/status")
-        .is_some_and(|s| s.lines().any(|l| l.starts_with("Seccomp:") && l.split_ascii_whitespace().nth(1) != Some("0")))
+        .is_some_and(|s| s.lines().any(|l| l.strip_prefix("Seccomp:").is_some_and(|mode| mode.trim_ascii() != "0")))
 }
 
 /// The subject of the error line when clone3 is refused to a non-root
