@@ -292,10 +292,11 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 }
 
 /// Whether the cgroup2 directory `dir` offers the memory, cpu and pids
-/// controllers to its children (`cgroup.controllers`).
+/// controllers to its children (`cgroup.controllers`, names the kernel
+/// separates with single spaces: see `machine::take_the_console`).
 fn offers_controllers(dir: &Path) -> bool {
     crate::plan::read_text(dir.join("cgroup.controllers")).is_some_and(|c| {
-        ["memory", "cpu", "pids"].iter().all(|want| c.split_ascii_whitespace().any(|have| have == *want))
+        ["memory", "cpu", "pids"].iter().all(|want| c.trim_ascii().split(' ').any(|have| have == *want))
     })
 }
 
