@@ -247,7 +247,8 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let own = own();
     if magic(mount) == CGROUP2_SUPER_MAGIC {
         // "0::/some/path"
-        let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/').to_string();
+        let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+        let path = below_root(path).to_string();
         return offers_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf(), own: path });
     }
     let v1 = |controller: &str| -> Option<(PathBuf, String)> {
@@ -259,7 +260,7 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
         let path = own.lines().find_map(|l| {
             let mut f = l.splitn(3, ':');
             let (_, list, path) = (f.next()?, f.next()?, f.next()?);
-            list.split(',').any(|c| c == controller).then(|| path.trim_start_matches('/').to_string())
+            list.split(',').any(|c| c == controller).then(|| below_root(path).to_string())
         })?;
         Some((dir, path))
     };
@@ -307,12 +308,19 @@ fn offers_controllers(dir: &Path) -> bool {
 /// bytes: `Path::parent` and `file_name` would bring std's reverse path
 /// parser (0.4 KB of `just tiny`).
 fn split_own(proc_self_cgroup: &str) -> Option<(&str, &str)> {
-    let mine = proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?.trim_start_matches('/');
+    let mine = below_root(proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?);
     let (parent, name) = match mine.bytes().rposition(|b| b == b'/') {
         Some(slash) => (&mine[..slash], &mine[slash + 1..]),
         None => ("", mine),
     };
     (!name.is_empty() && name != "..").then_some((parent, name))
+}
+
+/// A cgroup's path from `/proc/self/cgroup` without its leading slashes,
+/// relative to the hierarchy's mount. Found by bytes: `trim_start_matches`
+/// was 0.2 KB more of `just tiny`.
+fn below_root(path: &str) -> &str {
+    &path[path.bytes().take_while(|b| *b == b'/').count()..]
 }
 
 fn c(p: impl AsRef<Path>) -> CString {
