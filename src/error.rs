@@ -82,8 +82,9 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// All stages, for decoding a number received from the child.
-    const ALL: [Stage; 50] = [
+    /// All stages, in the order of their discriminants: for decoding a
+    /// number received from the child, and for compile-time tables by stage.
+    pub const ALL: [Stage; 50] = [
         Stage::Usage,
         Stage::Channel,
         Stage::Signals,

@@ -585,34 +585,98 @@ impl Plan {
     /// picks the entry of a table the step walks (see `rootfs`).
     pub fn subject(&'static self, stage: Stage, index: u16) -> &'static str {
         let table = |t: &'static [u8]| packed::nth(t, usize::from(index)).unwrap_or("?");
-        match stage {
-            Stage::Hostname => self.hostname_display,
-            Stage::BindRootfs | Stage::EnterRootfs | Stage::MountProc | Stage::PivotRoot | Stage::Chroot => {
-                self.rootfs_display
-            }
-            Stage::MountDev => table(rootfs::DEV_MOUNT_NAMES),
-            Stage::MaskPath => table(rootfs::MASKED_NAMES),
-            Stage::ReadOnlyPath => table(rootfs::READ_ONLY_NAMES),
-            Stage::MountSys => self.rootfs_display,
-            Stage::RootfsSymlink => table(rootfs::TARGET_NAMES),
-            Stage::CapBounding => table(caps::NAMES_PACKED),
-            Stage::Seccomp => self.seccomp_display,
-            Stage::DevNode => table(rootfs::DEV_NODE_NAMES),
-            Stage::DevLink => table(rootfs::DEV_LINK_NAMES),
-            Stage::SetGid | Stage::SetUid => self.uid_display,
-            Stage::Network => self.network.subject(index),
-            Stage::EtcFile => table(rootfs::ETC_FILE_NAMES),
-            Stage::JoinCgroup => {
+        match SUBJECTS[stage as usize - 1] {
+            Named::Nothing => "",
+            Named::Hostname => self.hostname_display,
+            Named::Rootfs => self.rootfs_display,
+            Named::DevMounts => table(rootfs::DEV_MOUNT_NAMES),
+            Named::Masked => table(rootfs::MASKED_NAMES),
+            Named::ReadOnly => table(rootfs::READ_ONLY_NAMES),
+            Named::Targets => table(rootfs::TARGET_NAMES),
+            Named::Caps => table(caps::NAMES_PACKED),
+            Named::Seccomp => self.seccomp_display,
+            Named::DevNodes => table(rootfs::DEV_NODE_NAMES),
+            Named::DevLinks => table(rootfs::DEV_LINK_NAMES),
+            Named::Ids => self.uid_display,
+            Named::Network => self.network.subject(index),
+            Named::EtcFiles => table(rootfs::ETC_FILE_NAMES),
+            Named::Cgroup => {
                 self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor")
             }
-            Stage::Workdir => self.workdir_display,
-            Stage::Exec => self.command_display,
-            Stage::HeapAudit if index == 1 => "in barco's network builder",
-            Stage::HeapAudit => "in the container's setup process",
-            _ => "",
+            Named::Workdir => self.workdir_display,
+            Named::Command => self.command_display,
+            Named::HeapAudit if index == 1 => "in barco's network builder",
+            Named::HeapAudit => "in the container's setup process",
         }
     }
 }
+
+/// What names a failed child step's subject, for [`Plan::subject`].
+#[derive(Clone, Copy)]
+enum Named {
+    Nothing,
+    Hostname,
+    Rootfs,
+    DevMounts,
+    Masked,
+    ReadOnly,
+    Targets,
+    Caps,
+    Seccomp,
+    DevNodes,
+    DevLinks,
+    Ids,
+    Network,
+    EtcFiles,
+    Cgroup,
+    Workdir,
+    Command,
+    HeapAudit,
+}
+
+impl Named {
+    /// The source of `stage`'s subject, for the compile-time table
+    /// [`SUBJECTS`].
+    const fn of(stage: Stage) -> Named {
+        match stage {
+            Stage::Hostname => Named::Hostname,
+            Stage::BindRootfs
+            | Stage::EnterRootfs
+            | Stage::MountProc
+            | Stage::PivotRoot
+            | Stage::Chroot
+            | Stage::MountSys => Named::Rootfs,
+            Stage::MountDev => Named::DevMounts,
+            Stage::MaskPath => Named::Masked,
+            Stage::ReadOnlyPath => Named::ReadOnly,
+            Stage::RootfsSymlink => Named::Targets,
+            Stage::CapBounding => Named::Caps,
+            Stage::Seccomp => Named::Seccomp,
+            Stage::DevNode => Named::DevNodes,
+            Stage::DevLink => Named::DevLinks,
+            Stage::SetGid | Stage::SetUid => Named::Ids,
+            Stage::Network => Named::Network,
+            Stage::EtcFile => Named::EtcFiles,
+            Stage::JoinCgroup => Named::Cgroup,
+            Stage::Workdir => Named::Workdir,
+            Stage::Exec => Named::Command,
+            Stage::HeapAudit => Named::HeapAudit,
+            _ => Named::Nothing,
+        }
+    }
+}
+
+/// Each stage's [`Named`], a byte each in the order of the discriminants
+/// (from 1): a `match` on the stage in [`Plan::subject`] was a jump table of
+/// forty eight-byte entries.
+const SUBJECTS: [Named; Stage::ALL.len()] = {
+    let (mut named, mut i) = ([Named::Nothing; Stage::ALL.len()], 0);
+    while i < named.len() {
+        named[i] = Named::of(Stage::ALL[i]);
+        i += 1;
+    }
+    named
+};
 
 /// A display string kept for the whole run: the plan is leaked (it lives
 /// until barco exits), so its strings may be too, and a `&'static str` has
