@@ -210,15 +210,17 @@ impl Network {
         if ip.is_some() && mode != NetMode::Veth {
             return Err(Error::usage("--ip needs --net veth"));
         }
-        let mut requests = Vec::new();
+        let mut requests = Batch::default();
         let mut steps = Vec::new();
         let ping_range = format!("{} {}", ping_groups.0, ping_groups.1).into_bytes();
         if mode != NetMode::Host {
-            let lo = attr(nl::IFLA_IFNAME as u16, b"lo\0");
-            requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP), &lo));
+            let m = requests.message(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP));
+            requests.attr(nl::IFLA_IFNAME as u16, b"lo\0");
+            requests.end_message(m);
             steps.push("bringing lo up");
         }
         if mode != NetMode::Veth {
+            let requests = requests.0;
             return Ok(Network { mode, requests, steps, veth: None, hosts_address: "127.0.1.1", ping_range });
         }
 
@@ -239,46 +241,52 @@ impl Network {
         let (host_ip, container) = host.ends().map_err(Error::usage)?;
         let c = Cidr { addr: container, prefix: host.prefix };
 
-        let create = CREATE_FLAGS;
         let ns_fd = rustix::fd::AsRawFd::as_raw_fd(&host_ns) as u32;
-        let peer = [
-            &ifinfomsg(0, 0, 0)[..],
-            &attr(nl::IFLA_IFNAME as u16, &ifname),
-            &attr(nl::IFLA_NET_NS_FD as u16, &ns_fd.to_ne_bytes()),
-        ]
-        .concat();
-        let info =
-            [attr(nl::IFLA_INFO_KIND as u16, b"veth\0"), attr(nl::IFLA_INFO_DATA as u16, &attr(VETH_INFO_PEER, &peer))]
-                .concat();
-        let attrs = [attr(nl::IFLA_IFNAME as u16, ETH0), attr(nl::IFLA_LINKINFO as u16, &info)].concat();
-        requests.extend(message(nl::RTM_NEWLINK as u16, create, 2, &ifinfomsg(ETH0_INDEX, 0, 0), &attrs));
+        let r = &mut requests;
+        let m = r.message(nl::RTM_NEWLINK as u16, CREATE_FLAGS, 2, &ifinfomsg(ETH0_INDEX, 0, 0));
+        r.attr(nl::IFLA_IFNAME as u16, ETH0);
+        let info = r.nest(nl::IFLA_LINKINFO as u16);
+        r.attr(nl::IFLA_INFO_KIND as u16, b"veth\0");
+        let data = r.nest(nl::IFLA_INFO_DATA as u16);
+        let peer = r.nest(VETH_INFO_PEER);
+        r.0.extend(ifinfomsg(0, 0, 0));
+        r.attr(nl::IFLA_IFNAME as u16, &ifname);
+        r.attr(nl::IFLA_NET_NS_FD as u16, &ns_fd.to_ne_bytes());
+        r.end_nest(peer);
+        r.end_nest(data);
+        r.end_nest(info);
+        r.end_message(m);
         steps.push(format!("creating the veth pair {host_end} (host) and eth0 (container)").leak());
-        requests.extend(address_message(3, c, ETH0_INDEX));
+        r.address_message(3, c, ETH0_INDEX);
         steps.push(format!("adding {c} to eth0").leak());
-        requests.extend(message(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP), &[]));
+        let m = r.message(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP));
+        r.end_message(m);
         steps.push("bringing eth0 up");
         let route = rtmsg(0, nl::RTN_UNICAST as u8, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8);
-        let attrs = [
-            attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip),
-            attr(nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes()),
-        ]
-        .concat();
-        requests.extend(message(nl::RTM_NEWROUTE as u16, create, 5, &route, &attrs));
+        let m = r.message(nl::RTM_NEWROUTE as u16, CREATE_FLAGS, 5, &route);
+        r.attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip);
+        r.attr(nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes());
+        r.end_message(m);
         let [a, b, cc, d] = host_ip;
         steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}").leak());
 
         // The supervisor's requests, with the host end's index to fill in.
-        let getlink =
-            message(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0), &attr(nl::IFLA_IFNAME as u16, &ifname));
-        let add = address_message(1, host, 0);
-        let up = message(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP), &[]);
+        let mut getlink = Batch::default();
+        let m = getlink.message(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0));
+        getlink.attr(nl::IFLA_IFNAME as u16, &ifname);
+        getlink.end_message(m);
+        let mut host_setup = Batch::default();
+        host_setup.address_message(1, host, 0);
+        let up = host_setup.message(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP));
+        host_setup.end_message(up);
         // ifaddrmsg.ifa_index and ifinfomsg.ifi_index: 16 + 4 into each.
-        let host_setup_index_at = [16 + 4, add.len() + 16 + 4];
-        let host_setup = [add, up].concat();
-        let dellink = message(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
+        let host_setup_index_at = [16 + 4, up + 16 + 4];
+        let mut dellink = Batch::default();
+        let m = dellink.message(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0));
+        dellink.end_message(m);
         Ok(Network {
             mode,
-            requests,
+            requests: requests.0,
             steps,
             ping_range,
             hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]).leak(),
@@ -294,10 +302,10 @@ impl Network {
                 container,
                 _host_ns: host_ns,
                 _lock: lock,
-                getlink,
-                host_setup,
+                getlink: getlink.0,
+                host_setup: host_setup.0,
                 host_setup_index_at,
-                dellink,
+                dellink: dellink.0,
                 host_index: Cell::new(0),
                 made: Cell::new(false),
             }),
@@ -536,29 +544,63 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// One netlink request: `nlmsghdr` (16 bytes), then `header` and `attrs`.
-fn message(kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[u8]) -> Vec<u8> {
-    let len = 16 + header.len() + attrs.len();
-    let mut m = Vec::with_capacity(len);
-    m.extend((len as u32).to_ne_bytes());
-    m.extend(kind.to_ne_bytes());
-    m.extend((nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
-    m.extend(seq.to_ne_bytes());
-    m.extend(0u32.to_ne_bytes()); // nlmsg_pid: the kernel's
-    m.extend(header);
-    m.extend(attrs);
-    m
-}
+/// Netlink requests, appended to one buffer: a message (`nlmsghdr`, 16
+/// bytes, then its header) or a nested attribute is begun, filled, and
+/// ended, which writes its length; no `Vec` of its own for each part.
+#[derive(Default)]
+struct Batch(Vec<u8>);
 
-/// An `rtattr`: length, type, payload, padded to 4 bytes.
-fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
-    let len = 4 + payload.len();
-    let mut a = Vec::with_capacity((len + 3) & !3);
-    a.extend((len as u16).to_ne_bytes());
-    a.extend(kind.to_ne_bytes());
-    a.extend(payload);
-    a.resize((len + 3) & !3, 0);
-    a
+impl Batch {
+    /// Begins a request; returns where, for [`Batch::end_message`].
+    fn message(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8]) -> usize {
+        let at = self.0.len();
+        self.0.extend(0u32.to_ne_bytes()); // nlmsg_len, when it ends
+        self.0.extend(kind.to_ne_bytes());
+        self.0.extend((nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
+        self.0.extend(seq.to_ne_bytes());
+        self.0.extend(0u32.to_ne_bytes()); // nlmsg_pid: the kernel's
+        self.0.extend(header);
+        at
+    }
+
+    fn end_message(&mut self, at: usize) {
+        let len = (self.0.len() - at) as u32;
+        self.0[at..at + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    /// Begins an `rtattr` (length, type); returns where, for
+    /// [`Batch::end_nest`].
+    fn nest(&mut self, kind: u16) -> usize {
+        let at = self.0.len();
+        self.0.extend(0u16.to_ne_bytes());
+        self.0.extend(kind.to_ne_bytes());
+        at
+    }
+
+    /// Ends an `rtattr`: its length, then padding to 4 bytes.
+    fn end_nest(&mut self, at: usize) {
+        let len = self.0.len() - at;
+        self.0[at..at + 2].copy_from_slice(&(len as u16).to_ne_bytes());
+        self.0.resize((self.0.len() + 3) & !3, 0);
+    }
+
+    /// An `rtattr` of `payload`.
+    fn attr(&mut self, kind: u16, payload: &[u8]) {
+        let at = self.nest(kind);
+        self.0.extend(payload);
+        self.end_nest(at);
+    }
+
+    /// RTM_NEWADDR of `c` on link `index`: `struct ifaddrmsg`, IFA_LOCAL
+    /// and IFA_ADDRESS.
+    fn address_message(&mut self, seq: u32, c: Cidr, index: u32) {
+        let mut ifa = [AF_INET, c.prefix, 0, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8, 0, 0, 0, 0];
+        ifa[4..8].copy_from_slice(&index.to_ne_bytes());
+        let m = self.message(nl::RTM_NEWADDR as u16, CREATE_FLAGS, seq, &ifa);
+        self.attr(nl::IFA_LOCAL as u16, &c.addr);
+        self.attr(nl::IFA_ADDRESS as u16, &c.addr);
+        self.end_message(m);
+    }
 }
 
 /// `struct ifinfomsg`: family AF_UNSPEC, type 0, index, flags, change.
@@ -574,15 +616,6 @@ fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
 /// table, protocol "boot" (as ip(8) does), scope and type.
 fn rtmsg(dst_len: u8, kind: u8, scope: u8) -> [u8; 12] {
     [AF_INET, dst_len, 0, 0, nl::rt_class_t::RT_TABLE_MAIN as u8, nl::RTPROT_BOOT as u8, scope, kind, 0, 0, 0, 0]
-}
-
-/// RTM_NEWADDR of `c` on link `index`: `struct ifaddrmsg`, IFA_LOCAL and
-/// IFA_ADDRESS.
-fn address_message(seq: u32, c: Cidr, index: u32) -> Vec<u8> {
-    let mut ifa = [AF_INET, c.prefix, 0, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8, 0, 0, 0, 0];
-    ifa[4..8].copy_from_slice(&index.to_ne_bytes());
-    let attrs = [attr(nl::IFA_LOCAL as u16, &c.addr), attr(nl::IFA_ADDRESS as u16, &c.addr)].concat();
-    message(nl::RTM_NEWADDR as u16, CREATE_FLAGS, seq, &ifa, &attrs)
 }
 
 /// Locks `cidr`'s subnet for this barco: binds the abstract unix socket
@@ -639,8 +672,11 @@ fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
     // made up for this one address.
     let mut header = rtmsg(32, 0, 0);
     header[8..12].copy_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
-    let req = message(nl::RTM_GETROUTE as u16, 0, 1, &header, &attr(nl::rtattr_type_t::RTA_DST as u16, &ip));
-    send(&fd, &req, SendFlags::empty()).map_err(fail)?;
+    let mut req = Batch::default();
+    let m = req.message(nl::RTM_GETROUTE as u16, 0, 1, &header);
+    req.attr(nl::rtattr_type_t::RTA_DST as u16, &ip);
+    req.end_message(m);
+    send(&fd, &req.0, SendFlags::empty()).map_err(fail)?;
     let mut reply = [0u8; 1024];
     let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).map_err(fail)?;
     Ok(route_clash(&reply[..n.min(reply.len())]))
@@ -677,6 +713,21 @@ fn route_clash(reply: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One request of `header` and `attrs`, as the tests write them.
+    fn message(kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[u8]) -> Vec<u8> {
+        let mut b = Batch::default();
+        let m = b.message(kind, flags, seq, header);
+        b.0.extend(attrs);
+        b.end_message(m);
+        b.0
+    }
+
+    fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut b = Batch::default();
+        b.attr(kind, payload);
+        b.0
+    }
 
     #[test]
     fn network_step_subjects_and_the_pair_a_builder_leaves() {
