@@ -41,13 +41,14 @@ use std::os::unix::ffi::OsStringExt;
 /// Where PID 1 reads its arguments when the kernel passed none.
 pub const ARGS_FILE: &str = "/etc/barco/args";
 
-/// Filesystems PID 1 needs, in mount order: (fstype, target, flags).
-/// devtmpfs comes first, so that the console can be opened early.
-const MOUNTS: [(&CStr, &CStr, MountFlags); 4] = [
-    (c"devtmpfs", c"/dev", MountFlags::NOSUID.union(MountFlags::NOEXEC)),
-    (c"proc", c"/proc", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
-    (c"sysfs", c"/sys", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
-    (c"cgroup2", c"/sys/fs/cgroup", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
+/// Filesystems PID 1 needs, in mount order: (fstype, target, the target's
+/// parent directory, flags). devtmpfs comes first, so that the console can
+/// be opened early.
+const MOUNTS: [(&CStr, &CStr, &CStr, MountFlags); 4] = [
+    (c"devtmpfs", c"/dev", c"/", MountFlags::NOSUID.union(MountFlags::NOEXEC)),
+    (c"proc", c"/proc", c"/", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
+    (c"sysfs", c"/sys", c"/", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
+    (c"cgroup2", c"/sys/fs/cgroup", c"/sys/fs", MountFlags::NOSUID.union(MountFlags::NODEV).union(MountFlags::NOEXEC)),
 ];
 
 /// The inode number of the initial PID namespace (`PROC_PID_INIT_INO` in
@@ -68,8 +69,8 @@ static OUTCOMES: [AtomicI32; MOUNTS.len()] = [const { AtomicI32::new(0) }; MOUNT
 /// if the kernel could not. Failures are reported by [`report`]: the run's
 /// own steps then say what they lack.
 pub fn prepare() {
-    for (i, (fstype, target, flags)) in MOUNTS.into_iter().enumerate() {
-        let outcome = match mount_if_missing(fstype, target, flags) {
+    for (i, (fstype, target, parent, flags)) in MOUNTS.into_iter().enumerate() {
+        let outcome = match mount_if_missing(fstype, target, parent, flags) {
             Ok(mounted) => i32::from(mounted),
             Err(e) => -e.raw_os_error(),
         };
@@ -85,7 +86,7 @@ pub fn prepare() {
 
 /// Logs what [`prepare`] did.
 pub fn report() {
-    for (i, (fstype, target, _)) in MOUNTS.into_iter().enumerate() {
+    for (i, (fstype, target, _, _)) in MOUNTS.into_iter().enumerate() {
         let (name, at) = (fstype.to_string_lossy(), target.to_string_lossy());
         match OUTCOMES[i].load(Relaxed) {
             1 => debug!("mounted {name} on {at}"),
@@ -98,17 +99,12 @@ pub fn report() {
 /// Mounts `fstype` on `target` unless something is mounted there already
 /// (a mount point lies on another device than its parent directory).
 /// Returns whether it mounted.
-fn mount_if_missing(fstype: &CStr, target: &CStr, flags: MountFlags) -> Result<bool, rustix::io::Errno> {
+fn mount_if_missing(fstype: &CStr, target: &CStr, parent: &CStr, flags: MountFlags) -> Result<bool, rustix::io::Errno> {
     match mkdir(target, Mode::from_raw_mode(0o755)) {
         Ok(()) | Err(rustix::io::Errno::EXIST) => {}
         Err(e) => return Err(e),
     }
-    let parent = match target.to_bytes().iter().rposition(|&b| b == b'/') {
-        Some(0) | None => c"/".to_owned(),
-        // A Vec: see `plan::c_path`.
-        Some(i) => std::ffi::CString::new(target.to_bytes()[..i].to_vec()).unwrap_or_else(|_| c"/".to_owned()),
-    };
-    if stat(target)?.st_dev != stat(parent.as_c_str())?.st_dev {
+    if stat(target)?.st_dev != stat(parent)?.st_dev {
         return Ok(false);
     }
     mount(fstype, target, fstype, flags, None).map(|()| true)
@@ -294,5 +290,9 @@ mod tests {
     fn mounts_start_with_dev() {
         assert_eq!(MOUNTS[0].1, c"/dev");
         assert!(MOUNTS.iter().any(|m| m.0 == c"cgroup2" && m.1 == c"/sys/fs/cgroup"));
+        for (_, target, parent, _) in MOUNTS {
+            let path = |c: &CStr| std::path::PathBuf::from(c.to_str().unwrap());
+            assert_eq!(path(target).parent(), Some(path(parent).as_path()), "{target:?}");
+        }
     }
 }
