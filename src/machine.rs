@@ -200,15 +200,17 @@ fn kernel_words(cmdline: &str) -> Vec<OsString> {
         let quoted = rest.starts_with('"');
         let body = if quoted { &rest[1..] } else { rest };
         let mut in_quote = quoted;
+        // By bytes, not chars: what ends a word is ASCII, so it ends on a
+        // char boundary either way, and no UTF-8 decoder is needed.
         let end = body
-            .char_indices()
-            .find(|&(_, c)| {
-                if c == '"' {
+            .bytes()
+            .position(|b| {
+                if b == b'"' {
                     in_quote = !in_quote;
                 }
-                c.is_ascii_whitespace() && !in_quote
+                b.is_ascii_whitespace() && !in_quote
             })
-            .map_or(body.len(), |(i, _)| i);
+            .unwrap_or(body.len());
         let word = &body[..end];
         let word = match word.split_once('=') {
             Some((name, value)) if value.starts_with('"') => {
