@@ -214,9 +214,8 @@ impl Network {
         let mut steps = Vec::new();
         let ping_range = format!("{} {}", ping_groups.0, ping_groups.1).into_bytes();
         if mode != NetMode::Host {
-            let m = requests.message(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP));
-            requests.attr(nl::IFLA_IFNAME as u16, b"lo\0");
-            requests.end_message(m);
+            let lo = [(nl::IFLA_IFNAME as u16, &b"lo\0"[..])];
+            requests.request(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP), &lo);
             steps.push("bringing lo up");
         }
         if mode != NetMode::Veth {
@@ -259,31 +258,28 @@ impl Network {
         steps.push(format!("creating the veth pair {host_end} (host) and eth0 (container)").leak());
         r.address_message(3, c, ETH0_INDEX);
         steps.push(format!("adding {c} to eth0").leak());
-        let m = r.message(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP));
-        r.end_message(m);
+        r.request(nl::RTM_NEWLINK as u16, ACK, 4, &ifinfomsg(ETH0_INDEX, IFF_UP, IFF_UP), &[]);
         steps.push("bringing eth0 up");
         let route = rtmsg(0, nl::RTN_UNICAST as u8, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8);
-        let m = r.message(nl::RTM_NEWROUTE as u16, CREATE_FLAGS, 5, &route);
-        r.attr(nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip);
-        r.attr(nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes());
-        r.end_message(m);
+        let via = [
+            (nl::rtattr_type_t::RTA_GATEWAY as u16, &host_ip[..]),
+            (nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes()),
+        ];
+        r.request(nl::RTM_NEWROUTE as u16, CREATE_FLAGS, 5, &route, &via);
         let [a, b, cc, d] = host_ip;
         steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}").leak());
 
         // The supervisor's requests, with the host end's index to fill in.
         let mut getlink = Batch::default();
-        let m = getlink.message(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0));
-        getlink.attr(nl::IFLA_IFNAME as u16, &ifname);
-        getlink.end_message(m);
+        let by_name = [(nl::IFLA_IFNAME as u16, &ifname[..])];
+        getlink.request(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0), &by_name);
         let mut host_setup = Batch::default();
         host_setup.address_message(1, host, 0);
-        let up = host_setup.message(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP));
-        host_setup.end_message(up);
+        let up = host_setup.request(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP), &[]);
         // ifaddrmsg.ifa_index and ifinfomsg.ifi_index: 16 + 4 into each.
         let host_setup_index_at = [16 + 4, up + 16 + 4];
         let mut dellink = Batch::default();
-        let m = dellink.message(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0));
-        dellink.end_message(m);
+        dellink.request(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
         Ok(Network {
             mode,
             requests: requests.0,
@@ -551,6 +547,16 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 struct Batch(Vec<u8>);
 
 impl Batch {
+    /// A request of `header` and flat attributes; returns where it begins.
+    fn request(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[(u16, &[u8])]) -> usize {
+        let at = self.message(kind, flags, seq, header);
+        for (kind, payload) in attrs {
+            self.attr(*kind, payload);
+        }
+        self.end_message(at);
+        at
+    }
+
     /// Begins a request; returns where, for [`Batch::end_message`].
     fn message(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8]) -> usize {
         let at = self.0.len();
@@ -596,10 +602,8 @@ impl Batch {
     fn address_message(&mut self, seq: u32, c: Cidr, index: u32) {
         let mut ifa = [AF_INET, c.prefix, 0, nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8, 0, 0, 0, 0];
         ifa[4..8].copy_from_slice(&index.to_ne_bytes());
-        let m = self.message(nl::RTM_NEWADDR as u16, CREATE_FLAGS, seq, &ifa);
-        self.attr(nl::IFA_LOCAL as u16, &c.addr);
-        self.attr(nl::IFA_ADDRESS as u16, &c.addr);
-        self.end_message(m);
+        let attrs = [(nl::IFA_LOCAL as u16, &c.addr[..]), (nl::IFA_ADDRESS as u16, &c.addr)];
+        self.request(nl::RTM_NEWADDR as u16, CREATE_FLAGS, seq, &ifa, &attrs);
     }
 }
 
@@ -673,9 +677,7 @@ fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
     let mut header = rtmsg(32, 0, 0);
     header[8..12].copy_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
     let mut req = Batch::default();
-    let m = req.message(nl::RTM_GETROUTE as u16, 0, 1, &header);
-    req.attr(nl::rtattr_type_t::RTA_DST as u16, &ip);
-    req.end_message(m);
+    req.request(nl::RTM_GETROUTE as u16, 0, 1, &header, &[(nl::rtattr_type_t::RTA_DST as u16, &ip)]);
     send(&fd, &req.0, SendFlags::empty()).map_err(fail)?;
     let mut reply = [0u8; 1024];
     let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).map_err(fail)?;
