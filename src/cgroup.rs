@@ -164,12 +164,14 @@ fn parse_cpus(s: &str) -> Option<u64> {
     if whole.is_empty() && frac.is_empty() || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let frac = format!("{frac:0<5}");
-    if frac.len() > 5 && frac[5..].bytes().any(|b| b != b'0') {
+    // The fraction's first five digits (padded with zeros) are the
+    // microseconds; any after them must be zeros.
+    if frac.bytes().skip(5).any(|b| b != b'0') {
         return None; // finer than a microsecond per period
     }
+    let micros = frac.bytes().chain(core::iter::repeat(b'0')).take(5).fold(0, |n, b| n * 10 + u64::from(b - b'0'));
     let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    whole.checked_mul(CPU_PERIOD)?.checked_add(frac[..5].parse::<u64>().ok()?)
+    whole.checked_mul(CPU_PERIOD)?.checked_add(micros)
 }
 
 /// v1's cpu.shares for a v2 cpu.weight (runc's conversion, inverted).
@@ -887,6 +889,8 @@ mod tests {
         assert_eq!(parse_cpus("0.01"), Some(1_000));
         assert_eq!(parse_cpus(".5"), Some(50_000));
         assert_eq!(parse_cpus("0.000001"), None);
+        assert_eq!(parse_cpus("1.00001"), Some(100_001));
+        assert_eq!(parse_cpus("0.1234500"), Some(12_345), "zeros past a microsecond");
         assert_eq!(parse_cpus("abc"), None);
         assert_eq!(parse_cpus("."), None);
     }
