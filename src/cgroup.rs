@@ -142,19 +142,22 @@ pub fn parse_size(s: &str) -> Option<Option<u64>> {
     if s == "max" {
         return Some(None);
     }
-    let lower = s.to_ascii_lowercase();
-    let t = lower.strip_suffix("ib").or_else(|| lower.strip_suffix('b')).unwrap_or(&lower);
-    let (digits, shift) = match t.bytes().last()? {
-        b'k' => (&t[..t.len() - 1], 10),
-        b'm' => (&t[..t.len() - 1], 20),
-        b'g' => (&t[..t.len() - 1], 30),
-        b't' => (&t[..t.len() - 1], 40),
+    // By bytes, in either case: no lowercased copy.
+    let t = match s.as_bytes() {
+        [t @ .., b'i' | b'I', b'b' | b'B'] | [t @ .., b'b' | b'B'] => t,
+        t => t,
+    };
+    let (digits, shift) = match t {
+        [d @ .., b'k' | b'K'] => (d, 10),
+        [d @ .., b'm' | b'M'] => (d, 20),
+        [d @ .., b'g' | b'G'] => (d, 30),
+        [d @ .., b't' | b'T'] => (d, 40),
         _ => (t, 0),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || !digits.iter().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u64 = digits.parse().ok()?;
+    let n: u64 = core::str::from_utf8(digits).ok()?.parse().ok()?;
     n.checked_mul(1 << shift).map(Some)
 }
 
