@@ -473,13 +473,14 @@ fn taken(name: &str, leaf: &Path) -> String {
     )
 }
 
+/// `bytes` in the largest of K, M, G and T that divides it.
 fn human(bytes: u64) -> String {
-    for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
-            return format!("{}{unit}", bytes >> shift);
-        }
+    // The unit from the trailing zero bits: ten a unit.
+    let units = if bytes == 0 { 0 } else { (bytes.trailing_zeros() / 10).min(4) as usize };
+    match units {
+        0 => bytes.to_string(),
+        n => format!("{}{}", bytes >> (10 * n), &"KMGT"[n - 1..n]),
     }
-    bytes.to_string()
 }
 
 pub fn own_pid() -> u32 {
@@ -883,6 +884,8 @@ mod tests {
         for bad in ["", "G", "1.5G", "-1", "1X", "99999999999999999999", "16777216T"] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
+        let shown = [1 << 30, 1536 << 20, 5 << 40, 3 << 50, 1000, 0].map(human);
+        assert_eq!(shown, ["1G", "1536M", "5T", "3072T", "1000", "0"]);
     }
 
     #[test]
