@@ -107,21 +107,22 @@ impl Cidr {
     /// the two, otherwise the first host address of the subnet that is not
     /// the host end's.
     pub fn ends(self) -> Result<([u8; 4], [u8; 4]), String> {
-        let shown = self.to_string();
         let me = u32::from_be_bytes(self.addr);
         let net = self.network();
         if self.prefix == 31 {
             return Ok((self.addr, (me ^ 1).to_be_bytes()));
         }
         let broadcast = net | !self.mask();
-        if me == net {
-            return Err(format!("--ip {shown}: that is the subnet's network address; give the host end's address"));
-        }
-        if me == broadcast {
-            return Err(format!("--ip {shown}: that is the subnet's broadcast address"));
-        }
-        let peer = if me == net + 1 { net + 2 } else { net + 1 };
-        Ok((self.addr, peer.to_be_bytes()))
+        // One format for either refusal, made only for one.
+        let why = if me == net {
+            "that is the subnet's network address; give the host end's address"
+        } else if me == broadcast {
+            "that is the subnet's broadcast address"
+        } else {
+            let peer = if me == net + 1 { net + 2 } else { net + 1 };
+            return Ok((self.addr, peer.to_be_bytes()));
+        };
+        Err(format!("--ip {self}: {why}"))
     }
 }
 
