@@ -739,9 +739,9 @@ impl Cgroup {
         // and not the others. (v1 has no cgroup.kill: one read, not two.)
         let procs = &self.join[leaf];
         let killed =
-            self.v2 && !for_each_pid(procs, |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
+            self.v2 && !for_each_pid(procs, &mut |pid| pid == own_pid()) && write_kernel_file(&self.kill, b"1").is_ok();
         if !killed {
-            for_each_pid(procs, |pid| {
+            for_each_pid(procs, &mut |pid| {
                 if pid != 0 && pid != own_pid() {
                     let _ = crate::sys::kill(pid as i32, linux_raw_sys::general::SIGKILL);
                 }
@@ -831,8 +831,9 @@ fn open_ro(file: &CStr) -> Option<OwnedFd> {
 }
 
 /// Calls `f` on each pid listed in a `cgroup.procs` file, until it
-/// returns true; returns whether it did. No heap.
-fn for_each_pid(procs: &CStr, mut f: impl FnMut(u32) -> bool) -> bool {
+/// returns true; returns whether it did. No heap. `f` a `dyn`: one copy
+/// for both of `kill_all`'s uses.
+fn for_each_pid(procs: &CStr, f: &mut dyn FnMut(u32) -> bool) -> bool {
     let Some(fd) = open_ro(procs) else { return false };
     let mut buf = [0u8; 4096];
     let n = read(&fd, &mut buf).unwrap_or(0);
