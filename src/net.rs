@@ -249,7 +249,7 @@ impl Network {
         r.attr(nl::IFLA_INFO_KIND as u16, b"veth\0");
         let data = r.nest(nl::IFLA_INFO_DATA as u16);
         let peer = r.nest(VETH_INFO_PEER);
-        r.0.extend(ifinfomsg(0, 0, 0));
+        r.0.extend_from_slice(&ifinfomsg(0, 0, 0));
         r.attr(nl::IFLA_IFNAME as u16, &ifname);
         r.attr(nl::IFLA_NET_NS_FD as u16, &ns_fd.to_ne_bytes());
         r.end_nest(peer);
@@ -561,12 +561,13 @@ impl Batch {
     /// Begins a request; returns where, for [`Batch::end_message`].
     fn message(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8]) -> usize {
         let at = self.0.len();
-        self.0.extend(0u32.to_ne_bytes()); // nlmsg_len, when it ends
-        self.0.extend(kind.to_ne_bytes());
-        self.0.extend((nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
-        self.0.extend(seq.to_ne_bytes());
-        self.0.extend(0u32.to_ne_bytes()); // nlmsg_pid: the kernel's
-        self.0.extend(header);
+        // nlmsg_len when it ends, and nlmsg_pid 0: the kernel's.
+        let mut nlmsghdr = [0u8; 16];
+        nlmsghdr[4..6].copy_from_slice(&kind.to_ne_bytes());
+        nlmsghdr[6..8].copy_from_slice(&(nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
+        nlmsghdr[8..12].copy_from_slice(&seq.to_ne_bytes());
+        self.0.extend_from_slice(&nlmsghdr);
+        self.0.extend_from_slice(header);
         at
     }
 
@@ -579,8 +580,8 @@ impl Batch {
     /// [`Batch::end_nest`].
     fn nest(&mut self, kind: u16) -> usize {
         let at = self.0.len();
-        self.0.extend(0u16.to_ne_bytes());
-        self.0.extend(kind.to_ne_bytes());
+        let [a, b] = kind.to_ne_bytes();
+        self.0.extend_from_slice(&[0, 0, a, b]); // rta_len when it ends
         at
     }
 
@@ -594,7 +595,7 @@ impl Batch {
     /// An `rtattr` of `payload`.
     fn attr(&mut self, kind: u16, payload: &[u8]) {
         let at = self.nest(kind);
-        self.0.extend(payload);
+        self.0.extend_from_slice(payload);
         self.end_nest(at);
     }
 
