@@ -251,9 +251,7 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let magic = |p: &Path| statfs(&*path_c(p)).map(|s| s.f_type).unwrap_or(0);
     let own = own();
     if magic(mount) == CGROUP2_SUPER_MAGIC {
-        // "0::/some/path"
-        let path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
-        let path = below_root(path).to_string();
+        let path = own_v2(&own).unwrap_or_default().to_string();
         return offers_controllers(mount).then(|| Hierarchy::V2 { root: mount.to_path_buf(), own: path });
     }
     let v1 = |controller: &str| -> Option<(PathBuf, String)> {
@@ -313,12 +311,19 @@ fn offers_controllers(dir: &Path) -> bool {
 /// bytes: `Path::parent` and `file_name` would bring std's reverse path
 /// parser (0.4 KB of `just tiny`).
 fn split_own(proc_self_cgroup: &str) -> Option<(&str, &str)> {
-    let mine = below_root(proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?);
+    let mine = own_v2(proc_self_cgroup)?;
     let (parent, name) = match mine.bytes().rposition(|b| b == b'/') {
         Some(slash) => (&mine[..slash], &mine[slash + 1..]),
         None => ("", mine),
     };
     (!name.is_empty() && name != "..").then_some((parent, name))
+}
+
+/// barco's own cgroup v2 below the mount, from the `0::/some/path` line of
+/// `/proc/self/cgroup`. One copy of the search for `hierarchy` and
+/// `split_own`.
+fn own_v2(proc_self_cgroup: &str) -> Option<&str> {
+    Some(below_root(proc_self_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?))
 }
 
 /// A cgroup's path from `/proc/self/cgroup` without its leading slashes,
