@@ -244,11 +244,16 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The filesystem type of `path` (statfs(2)), or 0: one copy for
+/// `hierarchy` and `delegated`.
+fn magic(path: &Path) -> i64 {
+    statfs(&*path_c(path)).map(|s| s.f_type).unwrap_or(0)
+}
+
 /// Finds the host's hierarchy under `mount` (normally `/sys/fs/cgroup`):
 /// cgroup2 with the memory, cpu and pids controllers, or else the v1
 /// hierarchies; `own` reads `/proc/self/cgroup`, which only v1 needs.
 pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
-    let magic = |p: &Path| statfs(&*path_c(p)).map(|s| s.f_type).unwrap_or(0);
     let own = own();
     if magic(mount) == CGROUP2_SUPER_MAGIC {
         let path = own_v2(&own).unwrap_or_default().to_string();
@@ -282,7 +287,7 @@ pub fn hierarchy(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
 /// root's go in `/sys/fs/cgroup/barco/NAME`.
 pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     use rustix::fs::{access, Access};
-    if statfs(&*path_c(mount)).map(|s| s.f_type).unwrap_or(0) != CGROUP2_SUPER_MAGIC {
+    if magic(mount) != CGROUP2_SUPER_MAGIC {
         return None;
     }
     let own = own();
