@@ -443,7 +443,8 @@ impl Plan {
         }
 
         let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid, ping_groups)?;
-        let etc_files = rootfs::etc_files(&rootfs, &hostname.to_string_lossy(), network.hosts_address);
+        let hostname_display = leak(hostname.to_string_lossy());
+        let etc_files = rootfs::etc_files(&rootfs, hostname_display, network.hosts_address);
 
         let mut clone_flags = CLONE_FLAGS;
         if rootless {
@@ -496,7 +497,6 @@ impl Plan {
              behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
         )
         .leak();
-        let hostname_display = leak(hostname.to_string_lossy());
         let workdir_display = leak(workdir.to_string_lossy());
         let command_display = leak(command.to_string_lossy());
         // Every C string at once: one early return, so one copy of the
