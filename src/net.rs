@@ -128,8 +128,18 @@ impl Cidr {
 
 impl core::fmt::Display for Cidr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let [a, b, c, d] = self.addr;
-        write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
+        write!(f, "{}/{}", Dotted(self.addr), self.prefix)
+    }
+}
+
+/// An IPv4 address, shown dotted: one argument to format where its four
+/// bytes were four, at each of the five places that show one.
+struct Dotted([u8; 4]);
+
+impl core::fmt::Display for Dotted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [a, b, c, d] = self.0;
+        write!(f, "{a}.{b}.{c}.{d}")
     }
 }
 
@@ -267,8 +277,7 @@ impl Network {
             (nl::rtattr_type_t::RTA_OIF as u16, &ETH0_INDEX.to_ne_bytes()),
         ];
         r.request(nl::RTM_NEWROUTE as u16, CREATE_FLAGS, 5, &route, &via);
-        let [a, b, cc, d] = host_ip;
-        steps.push(format!("adding the default route via {a}.{b}.{cc}.{d}").leak());
+        steps.push(format!("adding the default route via {}", Dotted(host_ip)).leak());
 
         // The supervisor's requests, with the host end's index to fill in.
         let mut getlink = Batch::default();
@@ -286,7 +295,7 @@ impl Network {
             requests: requests.0,
             steps,
             ping_range,
-            hosts_address: format!("{}.{}.{}.{}", container[0], container[1], container[2], container[3]).leak(),
+            hosts_address: Dotted(container).to_string().leak(),
             veth: Some(Veth {
                 taken: format!(
                     "--net veth: the host already has an interface named '{host_end}'; choose another --name"
@@ -404,8 +413,7 @@ impl Veth {
     /// Not inlined into `supervise`, which calls it once: see there.
     #[inline(never)]
     pub fn set_up_host_end(&'static self) -> Result<(), Error> {
-        let [a, b, c, d] = self.container;
-        crate::log::info!("veth: {} is {}, eth0 is {a}.{b}.{c}.{d}", self.host_end, self.host);
+        crate::log::info!("veth: {} is {}, eth0 is {}", self.host_end, self.host, Dotted(self.container));
         let fail = |e| Error::os(Stage::Network, self.host_setup_subject, e);
         let fd = netlink().map_err(fail)?;
         let index = self.index(&fd).map_err(fail)?;
@@ -645,8 +653,7 @@ fn claim(cidr: Cidr, explicit: bool) -> Result<OwnedFd, Error> {
     let (host, container) = cidr.ends().map_err(Error::usage)?;
     for ip in [host, container] {
         if let Some(how) = reachable(ip)? {
-            let [a, b, c, d] = ip;
-            return Err(Error::usage(format!("--ip {cidr}: the host already reaches {a}.{b}.{c}.{d} {how}")));
+            return Err(Error::usage(format!("--ip {cidr}: the host already reaches {} {how}", Dotted(ip))));
         }
     }
     Ok(fd)
@@ -844,6 +851,8 @@ mod tests {
         assert_eq!(v.container, [10, 249, 3, 2]);
         assert_eq!(n.steps.len(), 5);
         assert_eq!(n.hosts_address, "10.249.3.2");
+        assert_eq!(n.steps[2], "adding 10.249.3.2/30 to eth0");
+        assert_eq!(n.steps[4], "adding the default route via 10.249.3.1");
         // Five messages, sequence 1 to 5, lengths adding up.
         let (mut at, mut seqs) = (0, vec![]);
         while at < n.requests.len() {
