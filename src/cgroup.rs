@@ -719,20 +719,22 @@ impl Cgroup {
         for (i, leaf) in self.leaves.iter().enumerate() {
             // Killed processes take a moment to leave the cgroup.
             for attempt in 0..2000 {
-                match rustix::fs::unlinkat(CWD, leaf.as_c_str(), rustix::fs::AtFlags::REMOVEDIR) {
-                    Err(Errno::BUSY) if attempt == 0 => self.kill_all(i),
-                    Err(Errno::BUSY) if attempt == 1999 => {
-                        warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(Errno::BUSY));
+                // One warning for a leaf still busy at the last attempt or
+                // another error.
+                let e = match rustix::fs::unlinkat(CWD, leaf.as_c_str(), rustix::fs::AtFlags::REMOVEDIR) {
+                    Err(Errno::BUSY) if attempt == 0 => {
+                        self.kill_all(i);
+                        continue;
                     }
-                    Err(Errno::BUSY) => {
+                    Err(Errno::BUSY) if attempt < 1999 => {
                         let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 500_000 });
+                        continue;
                     }
                     Ok(()) | Err(Errno::NOENT) => break,
-                    Err(e) => {
-                        warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(e));
-                        break;
-                    }
-                }
+                    Err(e) => e,
+                };
+                warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(e));
+                break;
             }
         }
         for parent in &self.parents {
