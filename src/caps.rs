@@ -112,23 +112,10 @@ const DEFAULT_KEPT: u64 = {
 
 /// `name`'s number, for a constant: a name not in [`NAMES`] fails the build.
 const fn number(name: &str) -> usize {
-    let mut n = 0;
-    while !same(NAMES[n].as_bytes(), name.as_bytes()) {
-        n += 1;
+    match packed::index(&NAMES, name) {
+        Some(n) => n,
+        None => panic!("not a capability name"),
     }
-    n
-}
-
-/// `a == b`, which a `const fn` cannot write yet.
-const fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() && a[i] == b[i] {
-        i += 1;
-    }
-    i == a.len()
 }
 
 /// A `--cap-add`/`--cap-drop` value: `all`, or one capability.

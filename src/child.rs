@@ -125,9 +125,9 @@ fn setup(plan: &Plan, chan: &ChildEnd, spread: &Spread) -> Result<(), Failure> {
     // one clone3 made.
     network(plan, chan, spread.builder)?;
     // The pair exists: the supervisor sets up the host's end, and only then
-    // hands over the user namespace (below), so it is up before the command
-    // runs.
-    if plan.network.veth.is_some() && !plan.rootless {
+    // hands over the user namespace (below), or its maps over an initramfs,
+    // so it is up before the command runs. (Rootless has no veth.)
+    if plan.network.veth.is_some() {
         chan.network_up().at(Stage::Channel)?;
     }
     log::stage("network");

@@ -112,11 +112,9 @@ const _: () = assert!(FILE_NAMES.len() <= 16);
 impl Site {
     /// For the macros, in a `const` block.
     pub const fn new(level: Level, file: &str, line: u32) -> Site {
-        let mut n = 0;
-        while n < FILE_NAMES.len() && !same(FILE_NAMES[n].as_bytes(), file.as_bytes()) {
-            n += 1;
-        }
-        assert!(n < FILE_NAMES.len(), "a file that logs must be listed in log::FILE_NAMES");
+        let Some(n) = packed::index(&FILE_NAMES, file) else {
+            panic!("a file that logs must be listed in log::FILE_NAMES")
+        };
         Site(line << 6 | (n as u32) << 2 | level as u32)
     }
     fn level(self) -> Level {
@@ -133,18 +131,6 @@ impl Site {
     fn line(self) -> u32 {
         self.0 >> 6
     }
-}
-
-/// `a == b`, at compile time.
-const fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() && a[i] == b[i] {
-        i += 1;
-    }
-    i == a.len()
 }
 
 /// Writes one log line if its level is enabled. Use the macros instead.

@@ -42,6 +42,24 @@ pub const fn pack<const L: usize>(texts: &[&str]) -> [u8; L] {
     out
 }
 
+/// The number of `text` in `texts`, for a constant (`==` on `str` is not
+/// a `const fn` yet): what [`position`] finds in the packed table.
+pub const fn index(texts: &[&str], text: &str) -> Option<usize> {
+    let mut n = 0;
+    while n < texts.len() {
+        let (a, b) = (texts[n].as_bytes(), text.as_bytes());
+        let mut i = 0;
+        while i < a.len() && i < b.len() && a[i] == b[i] {
+            i += 1;
+        }
+        if i == a.len() && i == b.len() {
+            return Some(n);
+        }
+        n += 1;
+    }
+    None
+}
+
 /// The `n`th text of a packed table, if it has that many.
 pub fn nth(packed: &'static [u8], n: usize) -> Option<&'static str> {
     core::str::from_utf8(packed.split(|b| *b == SEP).nth(n)?).ok()
@@ -112,6 +130,9 @@ mod tests {
         assert_eq!(position(&PACKED, "three"), Some(2));
         assert_eq!(position(&PACKED, ""), Some(1));
         assert_eq!(position(&PACKED, "thre"), None);
+        for text in ["one", "", "three", "four", "thre", "threes"] {
+            assert_eq!(index(&TEXTS, text), position(&PACKED, text), "{text:?}");
+        }
         assert_eq!(all(texts!["a", "b"]), ["a", "b"]);
     }
 }

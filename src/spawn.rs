@@ -604,14 +604,7 @@ impl Builder {
     /// Waits for the builder's exit and records whether it left a veth
     /// pair. Its exit code; `None` if a signal killed it.
     fn wait(&mut self) -> Option<i32> {
-        let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
-        let code = loop {
-            match waitid(WaitId::PidFd(self.pidfd.as_fd()), all) {
-                Ok(Some(status)) => break status.exit_status(),
-                Ok(None) | Err(Errno::INTR) => {}
-                Err(_) => break None,
-            }
-        };
+        let code = reap(self.pidfd.as_fd());
         self.reaped = true;
         if let (Some(veth), Some(code)) = (&self.plan.network.veth, code) {
             if code & PAIR_MADE != 0 {
@@ -619,6 +612,20 @@ impl Builder {
             }
         }
         code
+    }
+}
+
+/// Waits for a process of barco's cloned without an exit signal (so only
+/// a wait with `__WALL` reaps it), by its pidfd. Its exit code; `None` if
+/// a signal killed it.
+pub fn reap(pidfd: BorrowedFd<'_>) -> Option<i32> {
+    let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
+    loop {
+        match waitid(WaitId::PidFd(pidfd), all) {
+            Ok(Some(status)) => return status.exit_status(),
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
     }
 }
 

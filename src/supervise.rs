@@ -168,14 +168,13 @@ struct UserNs {
     _maker: Zombie,
 }
 
-/// A process of barco's without an exit signal (`__WALL` reaps it), by its
-/// pidfd: reaped on drop, once it has exited of its own accord.
+/// A process of barco's without an exit signal, by its pidfd: reaped
+/// (`spawn::reap`) on drop, once it has exited of its own accord.
 struct Zombie(OwnedFd);
 
 impl Drop for Zombie {
     fn drop(&mut self) {
-        let all = WaitIdOptions::EXITED | WaitIdOptions::from_bits_retain(k::__WALL);
-        while let Err(Errno::INTR) = waitid(WaitId::PidFd(self.0.as_fd()), all) {}
+        spawn::reap(self.0.as_fd());
     }
 }
 
