@@ -26,8 +26,9 @@
 //! tests in `src/seccomp.rs` check each against linux-raw-sys.
 //!
 //! barco itself loads the program packed (see `pack`), as
-//! `$OUT_DIR/seccomp_filter.lz`; and `--help`'s text, `src/usage.txt`, is
-//! packed the same way into `$OUT_DIR/usage.lz` for `cli::help`.
+//! `$OUT_DIR/seccomp_filter.lz`. And the texts barco shows only when
+//! something fails, or for `--help` (`src/usage.txt`), are packed the same
+//! way into `$OUT_DIR/cold.lz` for `src/cold.rs`: see `cold_texts`.
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen::Dword, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -217,7 +218,115 @@ fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     rules
 }
 
-/// Packs `--help`'s text and the seccomp filter for `packed::unpack`: at
+/// Gathers the texts of every `msg!`, `msg_id!` and `msg_fmt!` in
+/// `src` (see `src/cold.rs`), in the order of the files' names and then of
+/// their lines, after `--help`'s text (`src/usage.txt`), which is number 0.
+/// Writes them separated by NULs and packed to `cold.lz`; and `cold.rs`,
+/// the same texts as `TEXTS`, each copied from the source as it is written
+/// there, for the macros' compile-time lookup (`cold::id`). The unit test
+/// `cold::tests` checks that the unpacked texts are `TEXTS`, so it would
+/// catch a literal that [`unescape`] read wrong.
+fn cold_texts(out_dir: &std::path::Path) {
+    println!("cargo:rerun-if-changed=src");
+    let mut files: Vec<_> = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reading src") {
+            let path = entry.expect("reading src").path();
+            match path.extension() {
+                _ if path.is_dir() => dirs.push(path),
+                Some(ext) if ext == "rs" => files.push(path),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    let usage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/usage.txt");
+    let mut texts = std::fs::read(&usage).expect("reading src/usage.txt");
+    let mut table = format!("pub const TEXTS: [&str; N] = [\n    include_str!({:?}),\n", usage.display());
+    let mut n = 1;
+    for file in &files {
+        let source = std::fs::read_to_string(file).expect("reading a source file");
+        let mut found = Vec::new();
+        for name in ["msg!(", "msg_id!(", "msg_fmt!("] {
+            for (at, _) in source.match_indices(name) {
+                let line_start = source[..at].rfind('\n').map_or(0, |n| n + 1);
+                let start = at + name.len();
+                let literal = start + source[start..].len() - source[start..].trim_start().len();
+                if !source[line_start..at].trim_start().starts_with("//") && source[literal..].starts_with('"') {
+                    found.push(literal);
+                }
+            }
+        }
+        found.sort();
+        for at in found {
+            let literal = literal_at(&source[at..]);
+            let text = unescape(literal);
+            assert!(!text.contains(&0), "{}: a cold text holds a NUL", file.display());
+            texts.push(0);
+            texts.extend_from_slice(&text);
+            writeln!(table, "    {literal},").unwrap();
+            n += 1;
+        }
+    }
+    table.push_str("];\n");
+    let header = format!(
+        "/// The number of texts.\npub const N: usize = {n};\n/// Their length unpacked, separators included.\n\
+         pub const LEN: usize = {};\n",
+        texts.len()
+    );
+    std::fs::write(out_dir.join("cold.rs"), header + &table).expect("writing cold.rs");
+    std::fs::write(out_dir.join("cold.lz"), pack(&texts)).expect("writing cold.lz");
+}
+
+/// The string literal at the start of `source`, quotes included.
+fn literal_at(source: &str) -> &str {
+    let bytes = source.as_bytes();
+    let mut i = 1;
+    while bytes[i] != b'"' {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    &source[..=i]
+}
+
+/// A string literal's value (the Reference's "String literals"): its
+/// quotes dropped, its escapes read, and a `\` at a line's end dropped
+/// with the line break and the whitespace after it.
+fn unescape(literal: &str) -> Vec<u8> {
+    let mut out = String::new();
+    let mut chars = literal[1..literal.len() - 1].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next().expect("an escape") {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '\\' => out.push('\\'),
+            '"' => out.push('"'),
+            '\'' => out.push('\''),
+            'x' => {
+                let hex: String = [chars.next().unwrap(), chars.next().unwrap()].iter().collect();
+                out.push(char::from(u8::from_str_radix(&hex, 16).expect("a \\x escape")));
+            }
+            'u' => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                out.push(char::from_u32(u32::from_str_radix(&hex, 16).expect("a \\u escape")).unwrap());
+            }
+            '\n' => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            other => panic!("a cold text's escape \\{other} is not read here"),
+        }
+    }
+    out.into_bytes()
+}
+
+/// Packs the cold texts and the seccomp filter for `packed::unpack`: at
 /// each point the longest earlier match of 4 to 131 bytes (within 64 KiB)
 /// becomes a copy token (`0x80 | (length - 4)`, then the distance as a
 /// little-endian `u16`), and bytes with no such match gather into literal
@@ -256,11 +365,9 @@ fn pack(text: &[u8]) -> Vec<u8> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/usage.txt");
     drop_unwind_tables();
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let usage = std::fs::read("src/usage.txt").expect("reading src/usage.txt");
-    std::fs::write(out_dir.join("usage.lz"), pack(&usage)).expect("writing usage.lz");
+    cold_texts(&out_dir);
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
 
@@ -306,6 +413,8 @@ fn main() {
     let mut src = String::new();
     writeln!(src, "/// barco's default seccomp filter, compiled by build.rs.").unwrap();
     writeln!(src, "pub static DEFAULT: [SockFilter; {len}] = [\n{out}];").unwrap();
+    writeln!(src, "/// Its length in bytes, for unpacking.").unwrap();
+    writeln!(src, "pub const BYTES: usize = {};", bytes.len()).unwrap();
     writeln!(src, "/// Syscalls the filter denies outright, with their x86_64 numbers.").unwrap();
     writeln!(src, "pub const DENIED: &[(&str, i64)] = &{DENIED:?};").unwrap();
     writeln!(src, "/// Syscalls the filter denies for some arguments.").unwrap();

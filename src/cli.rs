@@ -6,21 +6,16 @@
 //! Values are only checked for form here; [`crate::plan`] checks meaning.
 
 use crate::caps::{self, Cap};
+use crate::cold::{msg, msg_fmt};
 use crate::error::Error;
 use crate::net::NetMode;
 use crate::packed;
 use std::ffi::OsString;
 
-/// `--help`'s text (`src/usage.txt`), stored compressed: `build.rs` packs
-/// its 4.3 KB into 2.7 with a small LZ77 (`packed::unpack` says how), which saves
-/// 1.3 KB of `just tiny` (1.1 of the stable build) for a few lines of code,
-/// as busybox compresses its usage texts (`FEATURE_COMPRESS_USAGE`).
-/// Unpacked only for `--help`.
-const USAGE_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/usage.lz"));
-
-/// `--help`'s text.
-pub fn help() -> Vec<u8> {
-    packed::unpack(USAGE_PACKED)
+/// `--help`'s text (`src/usage.txt`): the first of the cold texts, which
+/// are stored compressed (see `cold`).
+pub fn help() -> &'static str {
+    crate::cold::text(0)
 }
 
 /// A `C:H:N` line of a uid or gid map: container ids `C..C+N` are host ids
@@ -261,18 +256,20 @@ where
         }
     }
     if a.root.is_none() {
-        return Err(Error::usage("missing -m ROOTFS: the container's root filesystem (see barco --help)"));
+        return Err(Error::usage(msg!("missing -m ROOTFS: the container's root filesystem (see barco --help)")));
     }
     let limited =
         a.memory.is_some() || a.memory_swap.is_some() || a.cpus.is_some() || a.cpu_weight.is_some() || a.pids.is_some();
     if a.no_cgroup && limited {
-        return Err(Error::usage("--cgroup none runs without limits: drop --memory, --cpus, --cpu-weight and --pids"));
+        return Err(Error::usage(msg!(
+            "--cgroup none runs without limits: drop --memory, --cpus, --cpu-weight and --pids"
+        )));
     }
     if a.no_seccomp && a.seccomp_bpf.is_some() {
-        return Err(Error::usage("--seccomp none and --seccomp-bpf contradict each other"));
+        return Err(Error::usage(msg!("--seccomp none and --seccomp-bpf contradict each other")));
     }
     if !a.command.is_empty() && (a.cmd.is_some() || a.arg0.is_some()) {
-        return Err(Error::usage("give the command either with -c/-a or after the options, not both"));
+        return Err(Error::usage(msg!("give the command either with -c/-a or after the options, not both")));
     }
     Ok(Parsed::Run(a))
 }
@@ -309,22 +306,22 @@ fn take(a: &mut Args, opt: Opt, option: &str, v: OsString) -> Result<(), Error> 
         }
         Opt::Seccomp => match word(&v, packed::texts!["none", "default"]) {
             Some(n) => a.no_seccomp = n == 0, // none
-            None => return Err(Error::usage("--seccomp takes none or default (see barco --help)")),
+            None => return Err(Error::usage(msg!("--seccomp takes none or default (see barco --help)"))),
         },
         Opt::Net => match (word(&v, packed::texts!["none", "host", "veth"]), v.to_str()) {
             (Some(n), _) => a.net = [NetMode::None, NetMode::Host, NetMode::Veth][n],
-            (None, Some(other)) => return Err(Error::usage(format!("--net: '{other}' is not none, host or veth"))),
-            (None, None) => return Err(Error::usage("--net: not none, host or veth")),
+            (None, Some(other)) => return Err(Error::usage(msg_fmt!("--net: '{}' is not none, host or veth", other))),
+            (None, None) => return Err(Error::usage(msg!("--net: not none, host or veth"))),
         },
         Opt::Cgroup => match word(&v, packed::texts!["none"]) {
             Some(_) => a.no_cgroup = true,
-            None => return Err(Error::usage("--cgroup takes only none (see barco --help)")),
+            None => return Err(Error::usage(msg!("--cgroup takes only none (see barco --help)"))),
         },
         Opt::OnExit => match word(&v, packed::texts!["poweroff", "reboot", "halt"]) {
             Some(n) => a.on_exit = Some([OnExit::PowerOff, OnExit::Reboot, OnExit::Halt][n]),
             None => {
                 let v = v.to_string_lossy();
-                return Err(Error::usage(format!("--on-exit: '{v}' is not poweroff, reboot or halt")));
+                return Err(Error::usage(msg_fmt!("--on-exit: '{}' is not poweroff, reboot or halt", v)));
             }
         },
         // Flags take no value: `parse` handles them.
@@ -333,7 +330,7 @@ fn take(a: &mut Args, opt: Opt, option: &str, v: OsString) -> Result<(), Error> 
         Opt::Ip | Opt::Name | Opt::Memory | Opt::MemorySwap | Opt::Cpus | Opt::CpuWeight | Opt::Pids => {
             let v = v
                 .into_string()
-                .map_err(|v| Error::usage(format!("--{option}: '{}' is not UTF-8", v.to_string_lossy())))?;
+                .map_err(|v| Error::usage(msg_fmt!("--{}: '{}' is not UTF-8", option, v.to_string_lossy())))?;
             let slot = match opt {
                 Opt::Ip => {
                     a.ip = Some(crate::net::parse_cidr(&v).map_err(Error::usage)?);
@@ -353,7 +350,7 @@ fn take(a: &mut Args, opt: Opt, option: &str, v: OsString) -> Result<(), Error> 
 }
 
 fn usage(e: lexopt::Error) -> Error {
-    Error::usage(format!("{e} (see barco --help)"))
+    Error::usage(msg_fmt!("{} (see barco --help)", e))
 }
 
 /// An option's value. lexopt would hand `--` itself to `-m --`; that is
@@ -361,7 +358,7 @@ fn usage(e: lexopt::Error) -> Error {
 fn value(p: &mut lexopt::Parser, option: &str) -> Result<OsString, Error> {
     match p.value() {
         Ok(v) if v != "--" => Ok(v),
-        _ => Err(Error::usage(format!("missing value for --{option} (see barco --help)"))),
+        _ => Err(Error::usage(msg_fmt!("missing value for --{} (see barco --help)", option))),
     }
 }
 
@@ -374,14 +371,15 @@ pub fn parse_int<T: TryFrom<u64>>(s: &str) -> Option<T> {
 
 fn number(v: &std::ffi::OsStr, option: &str) -> Result<u32, Error> {
     v.to_str().and_then(parse_int).ok_or_else(|| {
-        Error::usage(format!("--{option}: '{}' is not a number from 0 to 4294967295", v.to_string_lossy()))
+        Error::usage(msg_fmt!("--{}: '{}' is not a number from 0 to 4294967295", option, v.to_string_lossy()))
     })
 }
 
 fn cap(v: &std::ffi::OsStr, option: &str) -> Result<Cap, Error> {
     v.to_str().and_then(caps::parse).ok_or_else(|| {
-        Error::usage(format!(
-            "--{option}: '{}' is not a capability (CAP_NET_RAW, net_raw or all; see capabilities(7))",
+        Error::usage(msg_fmt!(
+            "--{}: '{}' is not a capability (CAP_NET_RAW, net_raw or all; see capabilities(7))",
+            option,
             v.to_string_lossy()
         ))
     })
@@ -399,7 +397,7 @@ fn word(v: &std::ffi::OsStr, words: &[u8]) -> Option<usize> {
 /// Parses `C:H:N`.
 fn id_range(v: &std::ffi::OsStr, option: &str) -> Result<IdRange, Error> {
     let bad = || {
-        Error::usage(format!("--{option}: '{}' is not CONTAINER:HOST:COUNT, e.g. 0:10000:2000", v.to_string_lossy()))
+        Error::usage(msg_fmt!("--{}: '{}' is not CONTAINER:HOST:COUNT, e.g. 0:10000:2000", option, v.to_string_lossy()))
     };
     let s = v.to_str().ok_or_else(bad)?;
     let mut parts = s.split(':').map(parse_int::<u32>);
@@ -410,8 +408,10 @@ fn id_range(v: &std::ffi::OsStr, option: &str) -> Result<IdRange, Error> {
     };
     let fits = |start: u32| start.checked_add(count).is_some();
     if count == 0 || !fits(inside) || !fits(outside) {
-        return Err(Error::usage(format!(
-            "--{option}: '{s}': COUNT must be at least 1 and the ranges must end below 2^32"
+        return Err(Error::usage(msg_fmt!(
+            "--{}: '{}': COUNT must be at least 1 and the ranges must end below 2^32",
+            option,
+            s
         )));
     }
     Ok(IdRange { inside, outside, count })
@@ -516,14 +516,13 @@ mod tests {
 
     #[test]
     fn the_help_unpacks_to_its_text() {
-        assert_eq!(help(), include_bytes!("usage.txt"));
-        assert!(USAGE_PACKED.len() < include_bytes!("usage.txt").len() * 3 / 4, "{} bytes packed", USAGE_PACKED.len());
+        assert_eq!(help(), include_str!("usage.txt"));
     }
 
     #[test]
     fn every_option_is_in_the_help_and_the_readme() {
         let readme = include_str!("../README.md");
-        let usage = String::from_utf8(help()).unwrap();
+        let usage = help();
         for (_, short, names) in OPTIONS {
             for name in names {
                 assert!(usage.contains(&format!("--{name}")), "--{name} is missing from --help");

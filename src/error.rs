@@ -7,8 +7,8 @@
 //! planning is leaked too: barco ends on it, or makes few (`net::pick`
 //! throws away at most 64 while it looks for a free subnet).
 
+use crate::cold::{self, msg_id};
 use crate::log;
-use crate::packed;
 use crate::sys::StaticStr;
 use core::fmt;
 use rustix::io::Errno;
@@ -149,78 +149,79 @@ impl Stage {
 
     /// The words that come before the subject in the error line.
     pub fn describe(self) -> &'static str {
-        packed::nth(&WORDS, self as usize - 1).unwrap_or_default()
+        cold::text(FIRST_WORDS + self as usize - 1)
     }
 
-    /// [`Stage::describe`]'s words, for the compile-time table [`WORDS`].
-    const fn words(self) -> &'static str {
+    /// The number of [`Stage::describe`]'s words among the cold texts.
+    const fn words(self) -> usize {
         match self {
-            Stage::Usage => "",
-            Stage::Channel => "parent/child channel",
-            Stage::Signals => "blocking signals for forwarding",
-            Stage::Cgroup => "cgroup",
-            Stage::Clone => "clone3 into new namespaces",
-            Stage::MakeUser => "making the container's user namespace",
-            Stage::DeathSignal => "setting the parent-death signal",
-            Stage::NotDumpable => "making barco's setup process non-dumpable",
-            Stage::ParentGone => "barco's supervisor exited during setup",
-            Stage::ProcessGroup => "setpgid for the container",
-            Stage::Hostname => "sethostname",
-            Stage::MakePrivate => "making / private",
-            Stage::BindRootfs => "bind-mounting rootfs",
-            Stage::EnterRootfs => "entering rootfs",
-            Stage::MountProc => "mounting /proc in",
-            Stage::MaskPath => "masking",
-            Stage::ReadOnlyPath => "making read-only",
-            Stage::RootfsSymlink => "refusing a symlink in the rootfs:",
-            Stage::MountDev => "mounting",
-            Stage::DevNode => "binding device node",
-            Stage::DevLink => "creating link",
-            Stage::EtcFile => "binding barco's",
-            Stage::Network => "setting up the network:",
-            Stage::MountSys => "mounting /sys in",
-            Stage::JoinCgroup => "joining the cgroup:",
-            Stage::UnshareCgroup => "unshare of the cgroup namespace",
-            Stage::PivotRoot => "pivot_root into",
-            Stage::Chroot => "chroot into",
-            Stage::DetachOldRoot => "detaching the old root",
-            Stage::UnshareUser => "unshare of the user namespace",
-            Stage::JoinUser => "joining its user namespace",
-            Stage::WaitMaps => "waiting for the id maps",
-            Stage::WriteUidMap => "writing uid_map",
-            Stage::WriteGidMap => "writing gid_map",
-            Stage::SetGroups => "setgroups",
-            Stage::CapBounding => "dropping from the bounding set",
-            Stage::CapAmbient => "clearing the ambient capabilities",
-            Stage::CapSet => "capset",
-            Stage::SetGid => "setresgid to",
-            Stage::SetUid => "setresuid to",
-            Stage::Affinity => "restoring the CPU affinity",
-            Stage::Workdir => "chdir to workdir",
-            Stage::CloseFds => "closing inherited descriptors",
-            Stage::ResetSignals => "resetting signal dispositions",
-            Stage::NoNewPrivs => "setting no_new_privs",
-            Stage::Seccomp => "loading the seccomp filter",
-            Stage::ForkCommand => "starting the command under --init",
-            Stage::Exec => "exec",
-            Stage::Wait => "waiting for the container",
-            Stage::HeapAudit => "heap audit: allocations after clone3:",
+            Stage::Usage => msg_id!(""),
+            Stage::Channel => msg_id!("parent/child channel"),
+            Stage::Signals => msg_id!("blocking signals for forwarding"),
+            Stage::Cgroup => msg_id!("cgroup"),
+            Stage::Clone => msg_id!("clone3 into new namespaces"),
+            Stage::MakeUser => msg_id!("making the container's user namespace"),
+            Stage::DeathSignal => msg_id!("setting the parent-death signal"),
+            Stage::NotDumpable => msg_id!("making barco's setup process non-dumpable"),
+            Stage::ParentGone => msg_id!("barco's supervisor exited during setup"),
+            Stage::ProcessGroup => msg_id!("setpgid for the container"),
+            Stage::Hostname => msg_id!("sethostname"),
+            Stage::MakePrivate => msg_id!("making / private"),
+            Stage::BindRootfs => msg_id!("bind-mounting rootfs"),
+            Stage::EnterRootfs => msg_id!("entering rootfs"),
+            Stage::MountProc => msg_id!("mounting /proc in"),
+            Stage::MaskPath => msg_id!("masking"),
+            Stage::ReadOnlyPath => msg_id!("making read-only"),
+            Stage::RootfsSymlink => msg_id!("refusing a symlink in the rootfs:"),
+            Stage::MountDev => msg_id!("mounting"),
+            Stage::DevNode => msg_id!("binding device node"),
+            Stage::DevLink => msg_id!("creating link"),
+            Stage::EtcFile => msg_id!("binding barco's"),
+            Stage::Network => msg_id!("setting up the network:"),
+            Stage::MountSys => msg_id!("mounting /sys in"),
+            Stage::JoinCgroup => msg_id!("joining the cgroup:"),
+            Stage::UnshareCgroup => msg_id!("unshare of the cgroup namespace"),
+            Stage::PivotRoot => msg_id!("pivot_root into"),
+            Stage::Chroot => msg_id!("chroot into"),
+            Stage::DetachOldRoot => msg_id!("detaching the old root"),
+            Stage::UnshareUser => msg_id!("unshare of the user namespace"),
+            Stage::JoinUser => msg_id!("joining its user namespace"),
+            Stage::WaitMaps => msg_id!("waiting for the id maps"),
+            Stage::WriteUidMap => msg_id!("writing uid_map"),
+            Stage::WriteGidMap => msg_id!("writing gid_map"),
+            Stage::SetGroups => msg_id!("setgroups"),
+            Stage::CapBounding => msg_id!("dropping from the bounding set"),
+            Stage::CapAmbient => msg_id!("clearing the ambient capabilities"),
+            Stage::SetGid => msg_id!("setresgid to"),
+            Stage::SetUid => msg_id!("setresuid to"),
+            Stage::CapSet => msg_id!("capset"),
+            Stage::Affinity => msg_id!("restoring the CPU affinity"),
+            Stage::Workdir => msg_id!("chdir to workdir"),
+            Stage::CloseFds => msg_id!("closing inherited descriptors"),
+            Stage::ResetSignals => msg_id!("resetting signal dispositions"),
+            Stage::NoNewPrivs => msg_id!("setting no_new_privs"),
+            Stage::Seccomp => msg_id!("loading the seccomp filter"),
+            Stage::ForkCommand => msg_id!("starting the command under --init"),
+            Stage::Exec => msg_id!("exec"),
+            Stage::Wait => msg_id!("waiting for the container"),
+            Stage::HeapAudit => msg_id!("heap audit: allocations after clone3:"),
         }
     }
 }
 
-/// Each stage's words, packed (see `packed`) in the order of the
-/// discriminants, from 1.
-const WORDS: [u8; packed::len(&STAGE_WORDS)] = packed::pack(&STAGE_WORDS);
-
-const STAGE_WORDS: [&str; Stage::ALL.len()] = {
-    let (mut words, mut i) = ([""; Stage::ALL.len()], 0);
-    while i < words.len() {
+/// The number of the first stage's words among the cold texts: each
+/// stage's follow in the order of the discriminants (`build.rs` gathers
+/// them in the order of the `match`), which the build checks.
+const FIRST_WORDS: usize = {
+    let first = Stage::Usage.words();
+    let mut i = 0;
+    while i < Stage::ALL.len() {
         assert!(Stage::ALL[i] as usize == i + 1);
-        words[i] = Stage::ALL[i].words();
+        // The first text with the same words is the stage's own.
+        assert!(cold::id(cold::TEXTS[first + i]) == Stage::ALL[i].words(), "the stages' words are out of order");
         i += 1;
     }
-    words
+    first
 };
 
 /// A failed step: the stage, what it was acting on, and the errno if any.
@@ -326,85 +327,75 @@ impl fmt::Display for StrError {
     }
 }
 
-/// Each errno's message. Only [`PACKED`], made from it at compile time, is
-/// in the binary. (A table searched rather than a `match`, which became a
+/// Each errno's message, as a cold text's number. (A table searched rather than a `match`, which became a
 /// jump table and a copy of the return per arm: 0.2 KB more of `just tiny`.)
-const MESSAGES: [(u8, &str); 47] = [
-    (1, "Operation not permitted"),
-    (2, "No such file or directory"),
-    (3, "No such process"),
-    (4, "Interrupted system call"),
-    (5, "Input/output error"),
-    (6, "No such device or address"),
-    (7, "Argument list too long"),
-    (8, "Exec format error"),
-    (9, "Bad file descriptor"),
-    (10, "No child processes"),
-    (11, "Resource temporarily unavailable"),
-    (12, "Cannot allocate memory"),
-    (13, "Permission denied"),
-    (14, "Bad address"),
-    (15, "Block device required"),
-    (16, "Device or resource busy"),
-    (17, "File exists"),
-    (18, "Invalid cross-device link"),
-    (19, "No such device"),
-    (20, "Not a directory"),
-    (21, "Is a directory"),
-    (22, "Invalid argument"),
-    (23, "Too many open files in system"),
-    (24, "Too many open files"),
-    (25, "Inappropriate ioctl for device"),
-    (26, "Text file busy"),
-    (27, "File too large"),
-    (28, "No space left on device"),
-    (29, "Illegal seek"),
-    (30, "Read-only file system"),
-    (31, "Too many links"),
-    (32, "Broken pipe"),
-    (34, "Numerical result out of range"),
-    (36, "File name too long"),
-    (38, "Function not implemented"),
-    (39, "Directory not empty"),
-    (40, "Too many levels of symbolic links"),
-    (61, "No data available"),
-    (75, "Value too large for defined data type"),
-    (95, "Operation not supported"),
-    (98, "Address already in use"),
-    (99, "Cannot assign requested address"),
-    (104, "Connection reset by peer"),
-    (105, "No buffer space available"),
-    (110, "Connection timed out"),
-    (111, "Connection refused"),
-    (122, "Disk quota exceeded"),
+const MESSAGES: [(u8, usize); 47] = [
+    (1, msg_id!("Operation not permitted")),
+    (2, msg_id!("No such file or directory")),
+    (3, msg_id!("No such process")),
+    (4, msg_id!("Interrupted system call")),
+    (5, msg_id!("Input/output error")),
+    (6, msg_id!("No such device or address")),
+    (7, msg_id!("Argument list too long")),
+    (8, msg_id!("Exec format error")),
+    (9, msg_id!("Bad file descriptor")),
+    (10, msg_id!("No child processes")),
+    (11, msg_id!("Resource temporarily unavailable")),
+    (12, msg_id!("Cannot allocate memory")),
+    (13, msg_id!("Permission denied")),
+    (14, msg_id!("Bad address")),
+    (15, msg_id!("Block device required")),
+    (16, msg_id!("Device or resource busy")),
+    (17, msg_id!("File exists")),
+    (18, msg_id!("Invalid cross-device link")),
+    (19, msg_id!("No such device")),
+    (20, msg_id!("Not a directory")),
+    (21, msg_id!("Is a directory")),
+    (22, msg_id!("Invalid argument")),
+    (23, msg_id!("Too many open files in system")),
+    (24, msg_id!("Too many open files")),
+    (25, msg_id!("Inappropriate ioctl for device")),
+    (26, msg_id!("Text file busy")),
+    (27, msg_id!("File too large")),
+    (28, msg_id!("No space left on device")),
+    (29, msg_id!("Illegal seek")),
+    (30, msg_id!("Read-only file system")),
+    (31, msg_id!("Too many links")),
+    (32, msg_id!("Broken pipe")),
+    (34, msg_id!("Numerical result out of range")),
+    (36, msg_id!("File name too long")),
+    (38, msg_id!("Function not implemented")),
+    (39, msg_id!("Directory not empty")),
+    (40, msg_id!("Too many levels of symbolic links")),
+    (61, msg_id!("No data available")),
+    (75, msg_id!("Value too large for defined data type")),
+    (95, msg_id!("Operation not supported")),
+    (98, msg_id!("Address already in use")),
+    (99, msg_id!("Cannot assign requested address")),
+    (104, msg_id!("Connection reset by peer")),
+    (105, msg_id!("No buffer space available")),
+    (110, msg_id!("Connection timed out")),
+    (111, msg_id!("Connection refused")),
+    (122, msg_id!("Disk quota exceeded")),
 ];
 
-/// [`MESSAGES`]' numbers, and their texts packed (see `packed`): 47 bytes
-/// and 46 separators instead of 47 entries of 24 bytes (number, pointer,
-/// length), 1.0 KB less of `just tiny`.
+/// [`MESSAGES`]' numbers: their texts follow each other among the cold
+/// texts, from [`FIRST_MESSAGE`].
 const ERRNOS: [u8; MESSAGES.len()] = {
     let (mut errnos, mut i) = ([0; MESSAGES.len()], 0);
     while i < errnos.len() {
         errnos[i] = MESSAGES[i].0;
+        assert!(cold::id(cold::TEXTS[MESSAGES[0].1 + i]) == MESSAGES[i].1, "the errno messages are out of order");
         i += 1;
     }
     errnos
 };
 
-const TEXTS: [u8; packed::len(&MESSAGE_TEXTS)] = packed::pack(&MESSAGE_TEXTS);
-
-const MESSAGE_TEXTS: [&str; MESSAGES.len()] = {
-    let (mut texts, mut i) = ([""; MESSAGES.len()], 0);
-    while i < texts.len() {
-        texts[i] = MESSAGES[i].1;
-        i += 1;
-    }
-    texts
-};
+const FIRST_MESSAGE: usize = MESSAGES[0].1;
 
 fn message(n: i32) -> Option<&'static str> {
     let i = ERRNOS.iter().position(|errno| i32::from(*errno) == n)?;
-    packed::nth(&TEXTS, i)
+    Some(cold::text(FIRST_MESSAGE + i))
 }
 
 #[cfg(test)]
@@ -427,7 +418,7 @@ mod tests {
             assert_eq!(Stage::from_u16(s as u16), Some(s));
         }
         for s in Stage::ALL {
-            assert_eq!(s.describe(), s.words(), "{s:?}");
+            assert_eq!(s.describe(), cold::TEXTS[s.words()], "{s:?}");
         }
         assert_eq!(Stage::from_u16(0), None);
         assert_eq!(Stage::from_u16(Stage::ALL.len() as u16 + 1), None);
@@ -447,7 +438,7 @@ mod tests {
     #[test]
     fn every_message_unpacks() {
         for (errno, text) in MESSAGES {
-            assert_eq!(message(i32::from(errno)), Some(text));
+            assert_eq!(message(i32::from(errno)), Some(cold::TEXTS[text]));
         }
         assert_eq!(message(33), None);
         assert_eq!(message(-2), None);

@@ -14,6 +14,7 @@ mod caps;
 mod cgroup;
 mod child;
 mod cli;
+mod cold;
 mod error;
 mod log;
 mod machine;
@@ -52,7 +53,7 @@ fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> ! {
 fn run(argv: Vec<OsString>, env: Vec<(OsString, OsString)>, on_exit: &mut cli::OnExit) -> i32 {
     let args = match cli::parse(argv) {
         Ok(cli::Parsed::Run(args)) => args,
-        Ok(cli::Parsed::Help) => return print(&cli::help()),
+        Ok(cli::Parsed::Help) => return print(cli::help().as_bytes()),
         Ok(cli::Parsed::Version) => return print(concat!("barco ", env!("CARGO_PKG_VERSION"), "\n").as_bytes()),
         Err(e) => return fail(e),
     };

@@ -3,8 +3,8 @@
 //! such an array in the binary is a pointer and a length (16 bytes) for
 //! each text besides the text itself, and a `match` that returns one is a
 //! jump table and a copy of the return for each arm; here a text costs one
-//! more byte. And what `build.rs` compresses (`--help`'s text, the seccomp
-//! filter), for [`unpack`].
+//! more byte. And what `build.rs` compresses (the cold texts of `cold`,
+//! the seccomp filter), for [`unpack`].
 
 /// The byte between two texts, which no text may hold.
 const SEP: u8 = 0;
@@ -70,31 +70,32 @@ pub fn position(packed: &[u8], text: &str) -> Option<usize> {
     packed.split(|b| *b == SEP).position(|t| t == text.as_bytes())
 }
 
-/// Undoes `build.rs`'s `pack`. Each token starts with a byte `b`: below
-/// 0x80, the next `b + 1` bytes are literal; otherwise the `(b & 0x7f) + 4`
-/// bytes that begin at the little-endian `u16` distance that follows, back
-/// from the end of the text so far, are copied (byte by byte: a copy may
-/// overlap what it writes).
-pub fn unpack(packed: &[u8]) -> Vec<u8> {
-    let mut text = Vec::new();
-    let mut rest = packed;
+/// Undoes `build.rs`'s `pack` into `out`, which must be as long as the
+/// text. Each token starts with a byte `b`: below 0x80, the next `b + 1`
+/// bytes are literal; otherwise the `(b & 0x7f) + 4` bytes that begin at
+/// the little-endian `u16` distance that follows, back from the end of the
+/// text so far, are copied (byte by byte: a copy may overlap what it
+/// writes).
+pub fn unpack(packed: &[u8], out: &mut [u8]) {
+    let (mut rest, mut at) = (packed, 0);
     while let [b, tail @ ..] = rest {
         match usize::from(*b) {
             n @ 0..0x80 => {
                 let (literal, after) = tail.split_at(n + 1);
-                text.extend_from_slice(literal);
+                out[at..at + literal.len()].copy_from_slice(literal);
+                at += literal.len();
                 rest = after;
             }
             n => {
-                let start = text.len() - usize::from(u16::from_le_bytes([tail[0], tail[1]]));
-                for i in start..start + (n & 0x7f) + 4 {
-                    text.push(text[i]);
+                let from = at - usize::from(u16::from_le_bytes([tail[0], tail[1]]));
+                for i in 0..(n & 0x7f) + 4 {
+                    out[at + i] = out[from + i];
                 }
+                at += (n & 0x7f) + 4;
                 rest = &tail[2..];
             }
         }
     }
-    text
 }
 
 /// Every text of a packed table, in order, for tests.

@@ -64,7 +64,9 @@ const DEFAULT_PACKED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_
 /// instructions, the empty one would fail to load: no filter is never the
 /// outcome.)
 pub fn default_program() -> Program {
-    Cow::Owned(parse_program(&crate::packed::unpack(DEFAULT_PACKED)).unwrap_or_default())
+    let mut bytes = vec![0; compiled::BYTES];
+    crate::packed::unpack(DEFAULT_PACKED, &mut bytes);
+    Cow::Owned(parse_program(&bytes).unwrap_or_default())
 }
 
 /// A compiled program from a file (`--seccomp-bpf`): raw `struct

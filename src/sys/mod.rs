@@ -624,3 +624,40 @@ impl StaticStr {
 unsafe impl Send for StaticStr {}
 // SAFETY: as above.
 unsafe impl Sync for StaticStr {}
+
+/// A buffer filled on first use and only read after: the texts that
+/// `cold` unpacks when one is shown. A static, so in `.bss`: no bytes of
+/// the file, and memory only once touched. No heap either, so the
+/// supervisor may show one after the heap is sealed.
+pub struct FillOnce<const N: usize> {
+    /// 0 empty, 1 being filled, 2 filled.
+    state: core::sync::atomic::AtomicU8,
+    bytes: core::cell::UnsafeCell<[u8; N]>,
+}
+
+// SAFETY: `bytes` is written only by the one caller that moved `state`
+// from 0 to 1, and read only once `state` is 2, after that write.
+unsafe impl<const N: usize> Sync for FillOnce<N> {}
+
+impl<const N: usize> FillOnce<N> {
+    pub const fn new() -> FillOnce<N> {
+        FillOnce { state: core::sync::atomic::AtomicU8::new(0), bytes: core::cell::UnsafeCell::new([0; N]) }
+    }
+
+    /// The bytes, filled by `fill` if this is the first call. (barco has
+    /// one thread; the unit tests' harness has more, which wait here.)
+    pub fn get(&'static self, fill: fn(&mut [u8; N])) -> &'static [u8; N] {
+        use core::sync::atomic::Ordering::{Acquire, Release};
+        if self.state.compare_exchange(0, 1, Acquire, Acquire).is_ok() {
+            // SAFETY: only this call moved `state` to 1, and no one reads
+            // `bytes` before it is 2.
+            fill(unsafe { &mut *self.bytes.get() });
+            self.state.store(2, Release);
+        }
+        while self.state.load(Acquire) != 2 {
+            core::hint::spin_loop();
+        }
+        // SAFETY: `state` is 2: `bytes` is filled and never written again.
+        unsafe { &*self.bytes.get() }
+    }
+}
