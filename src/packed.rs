@@ -71,30 +71,32 @@ pub fn position(packed: &[u8], text: &str) -> Option<usize> {
 }
 
 /// Undoes `build.rs`'s `pack` into `out`, which must be as long as the
-/// text. Each token starts with a byte `b`: below 0x80, the next `b + 1`
-/// bytes are literal; otherwise the `(b & 0x7f) + 4` bytes that begin at
-/// the little-endian `u16` distance that follows, back from the end of the
-/// text so far, are copied (byte by byte: a copy may overlap what it
-/// writes).
+/// text. Each token starts with a byte `b`: below 0x40, the next `b + 1`
+/// bytes are literal; otherwise bytes are copied from earlier in the text,
+/// from the distance back from its end so far (byte by byte: a copy may
+/// overlap what it writes). Below 0x80, `(b & 0x3f) + 3` bytes from the
+/// little-endian `u16` distance that follows; from 0x80, `((b >> 4) & 7) +
+/// 3` bytes from the distance `(b & 0xf) << 8 | next`.
 pub fn unpack(packed: &[u8], out: &mut [u8]) {
     let (mut rest, mut at) = (packed, 0);
     while let [b, tail @ ..] = rest {
-        match usize::from(*b) {
-            n @ 0..0x80 => {
-                let (literal, after) = tail.split_at(n + 1);
+        let b = usize::from(*b);
+        let (len, distance, after) = match b {
+            0..0x40 => {
+                let (literal, after) = tail.split_at(b + 1);
                 out[at..at + literal.len()].copy_from_slice(literal);
                 at += literal.len();
                 rest = after;
+                continue;
             }
-            n => {
-                let from = at - usize::from(u16::from_le_bytes([tail[0], tail[1]]));
-                for i in 0..(n & 0x7f) + 4 {
-                    out[at + i] = out[from + i];
-                }
-                at += (n & 0x7f) + 4;
-                rest = &tail[2..];
-            }
+            0x40..0x80 => (b & 0x3f, usize::from(u16::from_le_bytes([tail[0], tail[1]])), &tail[2..]),
+            _ => (b >> 4 & 7, (b & 0xf) << 8 | usize::from(tail[0]), &tail[1..]),
+        };
+        for _ in 0..len + 3 {
+            out[at] = out[at - distance];
+            at += 1;
         }
+        rest = after;
     }
 }
 
