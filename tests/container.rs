@@ -1241,6 +1241,20 @@ fn cgroup_errors_and_choices() {
 }
 
 #[test]
+fn a_run_that_shows_no_message_leaves_the_cold_texts_packed() {
+    // barco's messages are stored packed and unpacked on first use (see
+    // src/cold.rs), which a stage mark reports. A plain run must not pay
+    // for that; a failing one shows its message.
+    let out = barco(["true"]).env("BARCO_STAGES", "1").run().ok();
+    assert!(out.stderr.contains("stage planned at "), "{}", out.stderr);
+    assert!(!out.stderr.contains("cold texts unpacked"), "{}", out.stderr);
+    let out = barco(["/no/such/command"]).env("BARCO_STAGES", "1").run();
+    assert!(out.stderr.contains("cold texts unpacked"), "{}", out.stderr);
+    assert!(out.stderr.contains("barco: exec /no/such/command: No such file or directory"), "{}", out.stderr);
+    out.code(127);
+}
+
+#[test]
 fn v1_cgroups_are_made_while_the_child_sets_up() {
     if harness::rootless().is_some() {
         return; // rootless differs by design: no delegated cgroup on this host (tests/rootless.rs; the VM suite has a delegated subtree)
