@@ -506,6 +506,7 @@ fn bad_input_is_one_line_and_125() {
     let r = rootfs().to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["--frobnicate"], "invalid option '--frobnicate'"),
+        (&["-m", r, "--sys=yes"], "unexpected argument for option '--sys': 'yes' (see barco --help)"),
         (&["-m"], "missing value for --root"),
         (&["-m", "--", "sh"], "missing value for --root"),
         (&["true"], "missing -m ROOTFS"),
