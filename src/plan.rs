@@ -184,14 +184,15 @@ impl CArray {
 /// Everything a run needs, decided before anything is created.
 pub struct Plan {
     pub rootfs: CString,
-    pub rootfs_display: &'static str,
     pub hostname: CString,
-    pub hostname_display: &'static str,
     pub workdir: CString,
-    pub workdir_display: &'static str,
     pub uid: u32,
     pub gid: u32,
-    pub uid_display: &'static str,
+    /// The texts [`Plan::subject`] names: the rootfs, hostname, workdir,
+    /// uid, command and seccomp program as shown, indexed by [`Named`].
+    /// Filled in one array, moved into the plan at once: each as a field
+    /// of its own was one more copy into the plan (0.2 KB of `just tiny`).
+    shown: [&'static str; Named::SHOWN],
     /// Contents for `/proc/PID/uid_map` and `gid_map`.
     pub uid_map: Vec<u8>,
     pub gid_map: Vec<u8>,
@@ -217,7 +218,6 @@ pub struct Plan {
     /// Where to look for the command, in order (one entry if it has a `/`,
     /// otherwise one per directory of the container's PATH, like execvp).
     pub exec_candidates: Vec<CString>,
-    pub command_display: &'static str,
     pub argv: CArray,
     pub envp: CArray,
     pub clone_flags: u64,
@@ -244,7 +244,6 @@ pub struct Plan {
     pub no_new_privs: bool,
     /// The seccomp program to load last, if any.
     pub seccomp: Option<seccomp::Program>,
-    pub seccomp_display: &'static str,
     /// `--sys`: a read-only sysfs on /sys.
     pub mount_sys: bool,
     /// The container's cgroup, unless `--cgroup none` or the host has none.
@@ -372,7 +371,8 @@ impl Plan {
 
         let root_arg = args.root.as_deref().unwrap_or_default();
         let rootfs = resolve_rootfs(root_arg)?;
-        let rootfs_display = leak(rootfs.to_string_lossy());
+        let mut shown = [""; Named::SHOWN];
+        shown[Named::Rootfs as usize] = leak(rootfs.to_string_lossy());
 
         let hostname = take(&mut args.hostname).unwrap_or_else(|| DEFAULT_HOSTNAME.into());
         if hostname.is_empty() || hostname.len() > 64 {
@@ -445,8 +445,8 @@ impl Plan {
         }
 
         let network = crate::net::Network::plan(args.net, args.ip, &name, host.pid, ping_groups)?;
-        let hostname_display = leak(hostname.to_string_lossy());
-        let etc_files = rootfs::etc_files(&rootfs, hostname_display, network.hosts_address);
+        shown[Named::Hostname as usize] = leak(hostname.to_string_lossy());
+        let etc_files = rootfs::etc_files(&rootfs, shown[Named::Hostname as usize], network.hosts_address);
 
         let mut clone_flags = CLONE_FLAGS;
         if rootless {
@@ -477,31 +477,37 @@ impl Plan {
                 "--allow-new-privileges: setuid and file-capability binaries can gain privileges in the container"
             );
         }
-        let (seccomp, seccomp_display) = match &args.seccomp_bpf {
+        let seccomp = match &args.seccomp_bpf {
             _ if args.no_seccomp => {
                 warning!("--seccomp none: the container runs without a seccomp filter");
-                (None, "")
+                None
             }
             Some(file) => {
-                let shown = leak(file.to_string_lossy());
+                let file_shown = leak(file.to_string_lossy());
                 // Either failure as one text, then one message and one
                 // early return (each drops everything planned so far).
                 let program = read_file(file.as_ref())
                     .map_err(|errno| crate::error::strerror(errno).to_string())
                     .and_then(|bytes| seccomp::parse_program(&bytes))
-                    .map_err(|why| Error::usage(format!("--seccomp-bpf '{shown}': {why}")))?;
-                (Some(program.into()), shown)
+                    .map_err(|why| Error::usage(format!("--seccomp-bpf '{file_shown}': {why}")))?;
+                shown[Named::Seccomp as usize] = file_shown;
+                Some(program.into())
             }
-            None => (Some(seccomp::default_program()), "barco's default"),
+            None => {
+                shown[Named::Seccomp as usize] = "barco's default";
+                Some(seccomp::default_program())
+            }
         };
 
+        let rootfs_display = shown[Named::Rootfs as usize];
         let rootless_bind_refused = format!(
             "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
              behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
         )
         .leak();
-        let workdir_display = leak(workdir.to_string_lossy());
-        let command_display = leak(command.to_string_lossy());
+        shown[Named::Workdir as usize] = leak(workdir.to_string_lossy());
+        shown[Named::Command as usize] = leak(command.to_string_lossy());
+        shown[Named::Ids as usize] = args.uid.to_string().leak();
         // Every C string at once: one early return, so one copy of the
         // code that drops everything planned so far.
         let (rootfs, hostname, workdir, argv, envp) = (|| {
@@ -517,14 +523,11 @@ impl Plan {
         })()?;
         Ok(Plan {
             rootfs,
-            rootfs_display,
-            hostname_display,
             hostname,
-            workdir_display,
             workdir,
             uid: args.uid,
             gid: args.uid,
-            uid_display: args.uid.to_string().leak(),
+            shown,
             uid_map: map_text(uid_map),
             gid_map: map_text(gid_map),
             rootless,
@@ -537,7 +540,6 @@ impl Plan {
             userns_refused: if rootless { userns::refused(host).leak() } else { "" },
             rootless_bind_refused,
             exec_candidates,
-            command_display,
             argv,
             envp,
             clone_flags,
@@ -553,7 +555,6 @@ impl Plan {
             caps_kept: caps::kept(&args.cap_add, &args.cap_drop),
             no_new_privs: !args.allow_new_privileges,
             seccomp,
-            seccomp_display,
             mount_sys: args.sys,
             cgroup: plan_cgroup(hierarchy, &name, &limits),
             root_switch: if host.root_is_initramfs { RootSwitch::MoveOverInitramfs } else { RootSwitch::Pivot },
@@ -589,25 +590,25 @@ impl Plan {
     pub fn subject(&'static self, stage: Stage, index: u16) -> &'static str {
         let table = |t: &'static [u8]| packed::nth(t, usize::from(index)).unwrap_or("?");
         match SUBJECTS[stage as usize - 1] {
-            Named::Nothing => "",
-            Named::Hostname => self.hostname_display,
-            Named::Rootfs => self.rootfs_display,
+            named @ (Named::Nothing
+            | Named::Hostname
+            | Named::Rootfs
+            | Named::Seccomp
+            | Named::Ids
+            | Named::Workdir
+            | Named::Command) => self.shown[named as usize],
             Named::DevMounts => table(rootfs::DEV_MOUNT_NAMES),
             Named::Masked => table(rootfs::MASKED_NAMES),
             Named::ReadOnly => table(rootfs::READ_ONLY_NAMES),
             Named::Targets => table(rootfs::TARGET_NAMES),
             Named::Caps => table(caps::NAMES_PACKED),
-            Named::Seccomp => self.seccomp_display,
             Named::DevNodes => table(rootfs::DEV_NODE_NAMES),
             Named::DevLinks => table(rootfs::DEV_LINK_NAMES),
-            Named::Ids => self.uid_display,
             Named::Network => self.network.subject(index),
             Named::EtcFiles => table(rootfs::ETC_FILE_NAMES),
             Named::Cgroup => {
                 self.cgroup.as_ref().and_then(|c| c.join_display(index)).unwrap_or("waiting for the supervisor")
             }
-            Named::Workdir => self.workdir_display,
-            Named::Command => self.command_display,
             Named::HeapAudit if index == 1 => "in barco's network builder",
             Named::HeapAudit => "in the container's setup process",
         }
@@ -617,27 +618,31 @@ impl Plan {
 /// What names a failed child step's subject, for [`Plan::subject`].
 #[derive(Clone, Copy)]
 enum Named {
+    // The plan's own texts (`Plan::shown`) first; Nothing's is "".
     Nothing,
     Hostname,
     Rootfs,
+    Seccomp,
+    Ids,
+    Workdir,
+    Command,
     DevMounts,
     Masked,
     ReadOnly,
     Targets,
     Caps,
-    Seccomp,
     DevNodes,
     DevLinks,
-    Ids,
     Network,
     EtcFiles,
     Cgroup,
-    Workdir,
-    Command,
     HeapAudit,
 }
 
 impl Named {
+    /// How many are named by a text in `Plan::shown`.
+    const SHOWN: usize = Named::Command as usize + 1;
+
     /// The source of `stage`'s subject, for the compile-time table
     /// [`SUBJECTS`].
     const fn of(stage: Stage) -> Named {
@@ -945,6 +950,15 @@ mod tests {
         assert!(!p.init && !p.reap_orphans);
         assert_eq!(p.root_switch, RootSwitch::Pivot);
         assert!(p.user_ns_ahead(), "as root, the supervisor makes the user namespace");
+        let p: &'static Plan = Box::leak(Box::new(p));
+        assert_eq!(p.subject(Stage::Hostname, 0), "barcontainer");
+        assert_eq!(p.subject(Stage::MountProc, 0), "/");
+        assert_eq!(p.subject(Stage::Seccomp, 0), "barco's default");
+        assert_eq!(p.subject(Stage::SetUid, 0), "0");
+        assert_eq!(p.subject(Stage::Workdir, 0), "/");
+        assert_eq!(p.subject(Stage::Exec, 0), "/bin/sh");
+        let nothing = Stage::ALL.into_iter().find(|&s| matches!(Named::of(s), Named::Nothing)).unwrap();
+        assert_eq!(p.subject(nothing, 0), "");
     }
 
     #[test]
@@ -1026,7 +1040,7 @@ mod tests {
         let p = plan(&["-m", "/", "-u", "1000", "--uid-map", "0:100000:65536", "--uid-map", "70000:5:1"]).unwrap();
         assert_eq!(p.uid_map, b"0 100000 65536\n70000 5 1\n");
         assert_eq!(p.gid_map, b"0 10000 2000\n");
-        assert_eq!(p.uid_display, "1000");
+        assert_eq!(p.shown[Named::Ids as usize], "1000");
     }
 
     #[test]
