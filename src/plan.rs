@@ -710,6 +710,9 @@ fn cstring(bytes: Vec<u8>) -> Result<CString, Error> {
 
 /// The rootfs as an absolute path with symlinks resolved on the host side,
 /// so that error messages and the bind mount name the same directory.
+/// Not inlined into `Plan::from_args`, its one caller: 0.2 KB of `just
+/// tiny`.
+#[inline(never)]
 fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
     use rustix::fs::{fstat, openat, readlinkat, FileType, Mode, OFlags, CWD};
     use std::os::unix::ffi::OsStringExt;
