@@ -332,7 +332,7 @@ impl Plan {
         let limits = cgroup_limits(args)?;
         let name = match &args.name {
             Some(n) => {
-                cgroup::check_name(n)?;
+                check_name(n)?;
                 n.clone()
             }
             None => host.pid.to_string(),
@@ -685,12 +685,17 @@ fn plan_cgroup(h: Option<&Hierarchy>, name: &str, limits: &cgroup::Limits) -> Op
     h.map(|h| cgroup::plan(h, name, limits))
 }
 
-/// [`cgroup::limits`], kept out of line: inlined into `Plan::from_args`,
-/// its one caller, it was 0.1 KB more of `just tiny`. (The attribute on
-/// `cgroup::limits` itself would do the same.)
+/// [`cgroup::limits`] and [`cgroup::check_name`], kept out of line:
+/// inlined into `Plan::from_args`, their one caller, they were 0.1 KB
+/// more of `just tiny` each. (The attribute on them would do the same.)
 #[inline(never)]
 fn cgroup_limits(args: &Args) -> Result<cgroup::Limits, Error> {
     cgroup::limits(args)
+}
+
+#[inline(never)]
+fn check_name(name: &str) -> Result<(), Error> {
+    cgroup::check_name(name)
 }
 
 /// The plan's C strings and execve's arrays, for `Plan::from_args`, or
