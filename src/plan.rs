@@ -463,7 +463,12 @@ impl Plan {
         // `Cgroup::joined_by_child`, asked of the hierarchy it will be made on.
         let v1_cgroup = matches!(hierarchy, Some(Hierarchy::V1 { .. }));
         let cpus = match network_builder || v1_cgroup {
-            true => rustix::thread::sched_getaffinity(None).ok().filter(|cpus| cpus.count() > 1),
+            // Matched, not `.ok().filter()`: each step of those was one more
+            // copy of the 128-byte set (32 bytes of `just tiny`).
+            true => match rustix::thread::sched_getaffinity(None) {
+                Ok(cpus) if cpus.count() > 1 => Some(cpus),
+                _ => None,
+            },
             false => None,
         };
         if v1_cgroup {
