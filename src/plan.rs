@@ -505,11 +505,6 @@ impl Plan {
         };
 
         let rootfs_display = shown[Named::Rootfs as usize];
-        let rootless_bind_refused = format!(
-            "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
-             behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
-        )
-        .leak();
         shown[Named::Workdir as usize] = leak(workdir.to_string_lossy());
         shown[Named::Command as usize] = leak(command.to_string_lossy());
         shown[Named::Ids as usize] = args.uid.to_string().leak();
@@ -533,7 +528,12 @@ impl Plan {
             map_helpers,
             setup_id,
             userns_refused: if rootless { userns::refused(host).leak() } else { "" },
-            rootless_bind_refused,
+            // Made here, not before `c_strings`: 32 bytes of `just tiny`.
+            rootless_bind_refused: format!(
+                "rootfs '{rootfs_display}' has other mounts beneath it, which a user namespace may not leave \
+                 behind (the kernel locks them): use a rootfs without mounts under it, or run barco as root"
+            )
+            .leak(),
             exec_candidates,
             argv,
             envp,
