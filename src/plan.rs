@@ -154,21 +154,22 @@ pub struct CArray {
 }
 
 impl CArray {
-    /// Refuses a string with a NUL inside. Not inlined: argv's and envp's
-    /// would be two copies of the conversion. One loop makes both vectors
-    /// (pointers collected after, with a null chained on: 0.2 KB more).
+    /// `items` hold no NUL (see `c_strings`). Not inlined: argv's and
+    /// envp's would be two copies of the conversion. One loop makes both
+    /// vectors (pointers collected after, with a null chained on: 0.2 KB
+    /// more).
     #[inline(never)]
-    fn new(items: Vec<OsString>) -> Result<CArray, Error> {
+    fn new(items: Vec<OsString>) -> CArray {
         let mut strings = Vec::with_capacity(items.len());
         let mut ptrs = Vec::with_capacity(items.len() + 1);
         for item in items {
             // The bytes stay where they are as the CString moves.
-            let string = cstring(item.into_vec())?;
+            let string = cstring(item);
             ptrs.push(string.as_ptr());
             strings.push(string);
         }
         ptrs.push(core::ptr::null());
-        Ok(CArray { strings, ptrs })
+        CArray { strings, ptrs }
     }
 
     pub fn as_ptr(&self) -> *const *const c_char {
@@ -714,15 +715,16 @@ fn c_strings(
     argv: Vec<OsString>,
     env: Vec<OsString>,
 ) -> Result<(CString, CString, CString, CArray, CArray), Error> {
-    let argv = CArray::new(argv)?;
-    let envp = CArray::new(env)?;
-    Ok((
-        cstring(rootfs.into_os_string().into_vec())?,
-        cstring(hostname.into_vec())?,
-        cstring(workdir.into_vec())?,
-        argv,
-        envp,
-    ))
+    // Each looked at for a NUL first (argv, envp, then the rootfs, hostname
+    // and workdir, the order the error picks the first of), so that none of
+    // the conversions can fail: one early return, before any is made,
+    // instead of one after each (0.3 KB of `just tiny`).
+    let all = argv.iter().chain(&env).map(OsString::as_os_str);
+    if let Some(nul) = all.chain([rootfs.as_os_str(), &hostname, &workdir]).find(|s| s.as_bytes().contains(&0)) {
+        return Err(nul_refused(nul.as_bytes()));
+    }
+    let rootfs = cstring(rootfs.into_os_string());
+    Ok((rootfs, cstring(hostname), cstring(workdir), CArray::new(argv), CArray::new(env)))
 }
 
 /// A display string kept for the whole run: the plan is leaked (it lives
@@ -733,9 +735,14 @@ pub fn leak(shown: std::borrow::Cow<str>) -> &'static str {
     shown.into_owned().leak()
 }
 
-fn cstring(bytes: Vec<u8>) -> Result<CString, Error> {
-    CString::new(bytes)
-        .map_err(|e| Error::usage(format!("'{}' contains a NUL byte", String::from_utf8_lossy(&e.into_vec()))))
+/// `string`, which holds no NUL (see `c_strings`), as a C string (the
+/// default never made).
+fn cstring(string: OsString) -> CString {
+    CString::new(string.into_vec()).unwrap_or_default()
+}
+
+fn nul_refused(bytes: &[u8]) -> Error {
+    Error::usage(format!("'{}' contains a NUL byte", String::from_utf8_lossy(bytes)))
 }
 
 /// The rootfs as an absolute path with symlinks resolved on the host side,
@@ -1092,6 +1099,11 @@ mod tests {
         assert!(msg(&["-m", "/", "--hostname", ""]).contains("1 to 64 bytes"));
         assert!(msg(&["-m", "/", "--hostname", &"h".repeat(65)]).contains("1 to 64 bytes"));
         assert!(msg(&["-m", "/", ""]).contains("empty string"));
+        // The first NUL of argv, envp, then the rootfs, hostname and workdir.
+        assert_eq!(msg(&["-m", "/", "-w", "/w\0", "-e", "A=\0", "echo", "a\0b"]), "'a\0b' contains a NUL byte");
+        assert_eq!(msg(&["-m", "/", "-w", "/w\0", "-e", "A=\0", "echo"]), "'A=\0' contains a NUL byte");
+        assert_eq!(msg(&["-m", "/", "-w", "/w\0", "--hostname", "h\0"]), "'HOSTNAME=h\0' contains a NUL byte");
+        assert_eq!(msg(&["-m", "/", "-w", "/w\0"]), "'/w\0' contains a NUL byte");
         let args = match parse(["-m", "/"]).unwrap() {
             Parsed::Run(a) => a,
             _ => unreachable!(),
