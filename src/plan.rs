@@ -718,9 +718,12 @@ fn c_strings(
     // Each looked at for a NUL first (argv, envp, then the rootfs, hostname
     // and workdir, the order the error picks the first of), so that none of
     // the conversions can fail: one early return, before any is made,
-    // instead of one after each (0.3 KB of `just tiny`).
-    let all = argv.iter().chain(&env).map(OsString::as_os_str);
-    if let Some(nul) = all.chain([rootfs.as_os_str(), &hostname, &workdir]).find(|s| s.as_bytes().contains(&0)) {
+    // instead of one after each (0.3 KB of `just tiny`). The three looked
+    // at only if the vectors hold no NUL: one chain of all five was 0.2 KB
+    // more.
+    let nul = |s: &&OsStr| s.as_bytes().contains(&0);
+    let found = argv.iter().chain(&env).map(OsString::as_os_str).find(nul);
+    if let Some(nul) = found.or_else(|| [rootfs.as_os_str(), &hostname, &workdir].into_iter().find(nul)) {
         return Err(nul_refused(nul.as_bytes()));
     }
     let rootfs = cstring(rootfs.into_os_string());
