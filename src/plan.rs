@@ -793,14 +793,19 @@ fn root_is_initramfs() -> bool {
 /// its filesystem type is the field after the lone `-` that ends the
 /// optional fields (proc(5)).
 /// Searched forward on purpose: `rfind` would bring std's reverse line
-/// splitter (0.5 KB of `just tiny`) for a file of a few lines.
-#[allow(clippy::double_ended_iterator_last)]
+/// splitter (0.5 KB of `just tiny`) for a file of a few lines. Split as
+/// bytes, each line once: a `str`'s `lines` and `split(' ')`, twice on the
+/// root's line, were 64 bytes more (the kernel ends each line with a
+/// `\n`, and a `\r` could only end its last field, the mount's options).
 fn mountinfo_root_is_rootfs(mountinfo: &str) -> bool {
-    mountinfo
-        .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .last()
-        .is_some_and(|l| l.split(' ').skip_while(|f| *f != "-").nth(1) == Some("rootfs"))
+    let mut root_type = None;
+    for line in mountinfo.as_bytes().split(|&b| b == b'\n') {
+        let mut fields = line.split(|&b| b == b' ');
+        if fields.nth(4) == Some(b"/") {
+            root_type = fields.skip_while(|f| *f != b"-").nth(1);
+        }
+    }
+    root_type == Some(b"rootfs")
 }
 
 /// Map lines must not overlap on either side, and the container's id must
@@ -1031,6 +1036,7 @@ mod tests {
         assert!(!mountinfo_root_is_rootfs(&moved));
         assert!(!mountinfo_root_is_rootfs("24 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"));
         assert!(!mountinfo_root_is_rootfs(""));
+        assert!(mountinfo_root_is_rootfs("1 1 0:2 / / rw shared:1 - rootfs rootfs rw,x=\r\n"));
     }
 
     #[test]
