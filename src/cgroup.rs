@@ -154,11 +154,8 @@ pub fn parse_size(s: &str) -> Option<Option<u64>> {
         [d @ .., b't' | b'T'] => (d, 40),
         _ => (t, 0),
     };
-    if digits.is_empty() || !digits.iter().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = core::str::from_utf8(digits).ok()?.parse().ok()?;
-    n.checked_mul(1 << shift).map(Some)
+    // Digits alone, by parse_u64: no UTF-8 check and str::parse here.
+    parse_u64(digits)?.checked_mul(1 << shift).map(Some)
 }
 
 /// `--cpus 1.5` as cpu.max's quota per 100 ms period.
