@@ -414,7 +414,9 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             let at = |(mount, own): &(PathBuf, String)| {
                 let home = if own.is_empty() { mount.clone() } else { mount.join(own) };
                 let leaf = home.join(format!("{STALE_PREFIX_V1}{name}"));
-                (home, leaf)
+                // barco's own cgroup made a C string here, once for the
+                // three: no PathBuf of it left to drop in the arm.
+                (c(home), leaf)
             };
             let (m, cp, p) = (at(memory), at(cpu), at(pids));
             push_write(&mut writes, &m.1, "memory.limit_in_bytes", l.memory.map_or_else(|| value("-1"), number));
@@ -429,8 +431,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 push_write(&mut writes, &cp.1, "cpu.cfs_period_us", number(CPU_PERIOD));
                 push_write(&mut writes, &cp.1, "cpu.cfs_quota_us", number(q));
             }
-            let barco_dirs = vec![c(&m.0), c(&cp.0), c(&p.0)];
-            (Vec::new(), vec![m.1, cp.1, p.1], barco_dirs, Vec::new())
+            (Vec::new(), vec![m.1, cp.1, p.1], vec![m.0, cp.0, p.0], Vec::new())
         }
     };
     let v2 = matches!(h, Hierarchy::V2 { .. });
