@@ -448,8 +448,10 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
         dirs.push(c(leaf));
         taken_lines.push(Some(taken(name, leaf)));
         leaf_dirs.push(c(leaf));
-        join.push(file(leaf, join_file));
-        join_display.push(leak(leaf.join(join_file).to_string_lossy()));
+        // Shown as the C string made (paths have no NUL): no second join.
+        let procs = file(leaf, join_file);
+        join_display.push(leak(procs.to_string_lossy()));
+        join.push(procs);
     }
     // v2's one leaf has every controller.
     let (memory_leaf, pids_leaf) = (&leaves[0], &leaves[leaves.len() - 1]);
