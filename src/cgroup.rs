@@ -403,7 +403,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
             if let Some(q) = l.cpu_quota {
                 push_write(&mut writes, &leaf, "cpu.max", value(format!("{q} {CPU_PERIOD}")));
             }
-            let home = vec![c(root.join(own).join("cgroup.procs"))];
+            let home = vec![file(&root.join(own), "cgroup.procs")];
             (vec![c(&parent)], vec![leaf], vec![c(parent)], home)
         }
         Hierarchy::V1 { memory, cpu, pids } => {
