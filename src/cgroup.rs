@@ -794,7 +794,9 @@ impl Made {
 
     /// After the container: reports an OOM kill or refused forks, and
     /// removes the cgroups, killing what is in one only if its rmdir is
-    /// refused. No heap.
+    /// refused. No heap. Not inlined into `supervise::run`, which calls it
+    /// once (64 bytes of `just tiny`).
+    #[inline(never)]
     pub fn finish(self) {
         let cg = self.cg;
         let oom = counter(self.oom, &cg.oom_events.0, cg.oom_events.1).unwrap_or(0);
