@@ -290,10 +290,11 @@ pub fn delegated(mount: &Path, own: &dyn Fn() -> String) -> Option<Hierarchy> {
     let own = own();
     let (parent, own) = split_own(&own)?;
     let parent = mount.join(parent);
-    let may = |p: &Path, how| access(&*path_c(p), how).is_ok();
-    let writable = may(&parent, Access::WRITE_OK | Access::EXEC_OK)
-        && may(&parent.join("cgroup.subtree_control"), Access::WRITE_OK)
-        && may(&parent.join("cgroup.procs"), Access::WRITE_OK);
+    // Each path made a C string by c() or file(), and dropped in `may`.
+    let may = |p: CString, how| access(&*p, how).is_ok();
+    let writable = may(c(&parent), Access::WRITE_OK | Access::EXEC_OK)
+        && may(file(&parent, "cgroup.subtree_control"), Access::WRITE_OK)
+        && may(file(&parent, "cgroup.procs"), Access::WRITE_OK);
     (writable && offers_controllers(&parent)).then(|| Hierarchy::V2 { root: parent, own: own.to_string() })
 }
 
