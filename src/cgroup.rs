@@ -536,7 +536,7 @@ impl Cgroup {
     fn reclaimed(&self, leaf: &CStr) -> bool {
         let removed = self.reclaim && remove_unclaimed(CWD, leaf).is_ok();
         if removed {
-            debug!("removed the stale cgroup {} (no barco claimed it)", leaf.to_string_lossy());
+            debug!("removed the stale cgroup {} (no barco claimed it)", Lossy(leaf.to_bytes()));
         }
         removed
     }
@@ -617,7 +617,7 @@ impl Cgroup {
         for (file, text) in &self.writes {
             let path = file.to_bytes();
             let name = path.iter().rposition(|&b| b == b'/').map_or(path, |slash| &path[slash + 1..]);
-            info!("setting {} to {}...", String::from_utf8_lossy(name), text.to_string_lossy());
+            info!("setting {} to {}...", Lossy(name), Lossy(text.to_bytes()));
             if let Err(e) = write_kernel_file(file, text.as_bytes()) {
                 self.remove();
                 return Err(self.error(file, e));
@@ -656,7 +656,7 @@ impl Cgroup {
                 if e.file_type() != FileType::Directory || crate::sys::kill(pid, 0) != Err(Errno::SRCH) {
                     continue;
                 }
-                let (parent, name) = (parent.to_string_lossy(), e.file_name().to_string_lossy());
+                let (parent, name) = (Lossy(parent.to_bytes()), Lossy(e.file_name().to_bytes()));
                 // EWOULDBLOCK: a barco of another PID namespace's.
                 match remove_unclaimed(&dir, e.file_name()) {
                     Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
@@ -714,7 +714,7 @@ impl Cgroup {
         let pid = crate::log::decimal(own_pid(), &mut buf);
         for procs in &self.home {
             if let Err(e) = write_kernel_file(procs, pid) {
-                warning!("cgroup: moving barco back to {}: {}", procs.to_string_lossy(), strerror(e));
+                warning!("cgroup: moving barco back to {}: {}", Lossy(procs.to_bytes()), strerror(e));
             }
         }
     }
@@ -740,7 +740,7 @@ impl Cgroup {
                     Ok(()) | Err(Errno::NOENT) => break,
                     Err(e) => e,
                 };
-                warning!("cgroup: removing {}: {}", leaf.to_string_lossy(), strerror(e));
+                warning!("cgroup: removing {}: {}", Lossy(leaf.to_bytes()), strerror(e));
                 break;
             }
         }
@@ -817,6 +817,23 @@ impl Made {
             ));
         }
         cg.remove();
+    }
+}
+
+/// Bytes shown as `String::from_utf8_lossy` shows them (each invalid
+/// sequence a U+FFFD), written piece by piece: no `Cow` to make and drop
+/// at each log line that shows a path. No heap.
+struct Lossy<'a>(&'a [u8]);
+
+impl core::fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -936,6 +953,23 @@ mod tests {
         assert!(check_name("4000002x").is_ok());
         for bad in ["", ".", "..", "a/b", "x y", &"n".repeat(65), "4000002", "0"] {
             assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lossy_shows_bytes_as_from_utf8_lossy_does() {
+        let cases: [&[u8]; 8] = [
+            b"",
+            b"/sys/fs/cgroup/barco/c1",
+            b"a\xffb",
+            b"\xe2\x82",
+            b"x\xe2\x82\xacy\xc3",
+            b"\xf0\x9f\x98",
+            b"\x80\x80",
+            "é€😀".as_bytes(),
+        ];
+        for bytes in cases {
+            assert_eq!(Lossy(bytes).to_string(), String::from_utf8_lossy(bytes), "{bytes:?}");
         }
     }
 
