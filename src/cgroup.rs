@@ -547,16 +547,18 @@ impl Cgroup {
     /// (it was empty and unclaimed then): then it is theirs, `Err(None)`.
     /// Any other failure is `Err(Some(errno))`. No heap.
     fn claim_made(&self, leaf: &CStr) -> Result<OwnedFd, Option<Errno>> {
-        let lost = |e| match e {
-            Errno::WOULDBLOCK | Errno::NOENT if self.reclaim => None,
-            e => Some(e),
+        // The errors sorted once, at the end: fstat of the open claim fails
+        // with neither of the errnos that mean another barco took it.
+        let claimed = || -> Result<(bool, OwnedFd), Errno> {
+            let claim = claim_at(CWD, leaf)?;
+            let (held, now) = (rustix::fs::fstat(&claim)?, rustix::fs::stat(leaf)?);
+            Ok(((held.st_dev, held.st_ino) == (now.st_dev, now.st_ino), claim))
         };
-        let claim = claim_at(CWD, leaf).map_err(lost)?;
-        let held = rustix::fs::fstat(&claim).map_err(Some)?;
-        let now = rustix::fs::stat(leaf).map_err(lost)?;
-        match (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino) {
-            true => Ok(claim),
-            false => Err(None),
+        match claimed() {
+            Ok((true, claim)) => Ok(claim),
+            Ok((false, _)) => Err(None),
+            Err(Errno::WOULDBLOCK | Errno::NOENT) if self.reclaim => Err(None),
+            Err(e) => Err(Some(e)),
         }
     }
 
