@@ -49,7 +49,7 @@ use crate::log::{debug, info, warning};
 use crate::plan::leak;
 use crate::spawn::{At, Failure};
 use crate::supervise::write_kernel_file;
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{mkdir, open, openat, statfs, unlinkat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use rustix::io::{read, Errno};
 use std::ffi::{CStr, CString};
@@ -660,7 +660,7 @@ impl Cgroup {
                 }
                 let (parent, name) = (Lossy(parent.to_bytes()), Lossy(e.file_name().to_bytes()));
                 // EWOULDBLOCK: a barco of another PID namespace's.
-                match remove_unclaimed(&dir, e.file_name()) {
+                match remove_unclaimed(dir.as_fd(), e.file_name()) {
                     Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
                     Err(err) => debug!("stale cgroup {parent}/{name}: {}", strerror(err)),
                 }
@@ -847,11 +847,12 @@ impl core::fmt::Display for Lossy<'_> {
 /// then is the other barco's, and this one is refused as a name in use).
 /// On v2, where the clone comes after, the child holds it too until it
 /// closes its descriptors before the command. Fails with EWOULDBLOCK when
-/// another barco holds it. No heap.
+/// another barco holds it. No heap. `dir` a `BorrowedFd`, not a generic:
+/// one copy of this and `remove_unclaimed` for `CWD` and an open directory.
 ///
 /// # References
 /// - [flock(2)](https://man7.org/linux/man-pages/man2/flock.2.html)
-fn claim_at(dir: impl rustix::fd::AsFd, leaf: &CStr) -> Result<OwnedFd, Errno> {
+fn claim_at(dir: BorrowedFd, leaf: &CStr) -> Result<OwnedFd, Errno> {
     let fd = openat(dir, leaf, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
     Ok(fd)
@@ -860,7 +861,7 @@ fn claim_at(dir: impl rustix::fd::AsFd, leaf: &CStr) -> Result<OwnedFd, Errno> {
 /// Removes a leaf that no barco claims: claimed across the rmdir (which
 /// refuses one that holds processes), so that no barco claims it meanwhile.
 /// No heap.
-fn remove_unclaimed(dir: impl rustix::fd::AsFd + Copy, leaf: &CStr) -> Result<(), Errno> {
+fn remove_unclaimed(dir: BorrowedFd, leaf: &CStr) -> Result<(), Errno> {
     let _claim = claim_at(dir, leaf)?;
     unlinkat(dir, leaf, AtFlags::REMOVEDIR)
 }
