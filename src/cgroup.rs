@@ -566,7 +566,9 @@ impl Cgroup {
     /// v1 it runs after the clone. (Stale cgroups are swept later, off the
     /// path to the command: see [`Made::watch`]. One named after barco's
     /// own pid, left by a SIGKILLed barco that had it, is removed and made
-    /// again here if it is empty: see `reclaim`.)
+    /// again here if it is empty: see `reclaim`.) Not inlined into
+    /// `supervise::make_cgroup`, its one caller (48 bytes of `just tiny`).
+    #[inline(never)]
     pub fn create(&'static self) -> Result<Made, Error> {
         // Another barco removes the shared parent when it leaves it empty,
         // perhaps between our mkdir of it and of our leaf: start over then.
