@@ -879,10 +879,16 @@ fn open_ro(file: &CStr) -> Option<OwnedFd> {
 /// returns true; returns whether it did. No heap. `f` a `dyn`: one copy
 /// for both of `kill_all`'s uses.
 fn for_each_pid(procs: &CStr, f: &mut dyn FnMut(u32) -> bool) -> bool {
-    let Some(fd) = open_ro(procs) else { return false };
     let mut buf = [0u8; 4096];
-    let n = read(&fd, &mut buf).unwrap_or(0);
-    buf[..n].split(|&b| b == b'\n').filter_map(parse_u64).any(|pid| f(pid as u32))
+    contents(None, procs, &mut buf).split(|&b| b == b'\n').filter_map(parse_u64).any(|pid| f(pid as u32))
+}
+
+/// What a cgroup file holds (read from `fd` if it is open already), as
+/// far as `buf` goes; nothing if it cannot be read. No heap. One copy of
+/// the read for `for_each_pid` and `counter`.
+fn contents<'a>(fd: Option<OwnedFd>, file: &CStr, buf: &'a mut [u8; 4096]) -> &'a [u8] {
+    let n = fd.or_else(|| open_ro(file)).map_or(0, |fd| read(&fd, &mut *buf).unwrap_or(0));
+    &buf[..n]
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {
@@ -895,10 +901,8 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
 /// The number after `key ` in a flat-keyed cgroup file, read from `fd` if
 /// it is open already. No heap.
 fn counter(fd: Option<OwnedFd>, file: &CStr, key: &str) -> Option<u64> {
-    let fd = fd.or_else(|| open_ro(file))?;
-    let mut buf = [0u8; 1024];
-    let n = read(&fd, &mut buf).ok()?;
-    buf[..n].split(|&b| b == b'\n').find_map(|line| {
+    let mut buf = [0u8; 4096];
+    contents(fd, file, &mut buf).split(|&b| b == b'\n').find_map(|line| {
         let rest = line.strip_prefix(key.as_bytes())?.strip_prefix(b" ")?;
         parse_u64(rest)
     })
