@@ -174,6 +174,13 @@ fn parse_cpus(s: &str) -> Option<u64> {
     whole.checked_mul(CPU_PERIOD)?.checked_add(micros)
 }
 
+/// A usage error of a formatted message. Not inlined: one copy of the
+/// format and the conversion for the six refusals below.
+#[inline(never)]
+fn refused(message: core::fmt::Arguments) -> Error {
+    Error::usage(std::fmt::format(message))
+}
+
 /// v1's cpu.shares for a v2 cpu.weight (runc's conversion, inverted).
 pub fn weight_to_shares(weight: u64) -> u64 {
     2 + (weight - 1) * 262_142 / 9_999
@@ -185,7 +192,7 @@ pub fn limits(a: &Args) -> Result<Limits, Error> {
         match v {
             None => Ok(None),
             Some(s) => match parse_size(s) {
-                Some(Some(0)) | None => Err(Error::usage(format!(
+                Some(Some(0)) | None => Err(refused(format_args!(
                     "{option}: '{s}' is not a size such as 512M, 1G or max (K, M, G, T are powers of 1024)"
                 ))),
                 Some(n) => Ok(Some(n)),
@@ -199,14 +206,14 @@ pub fn limits(a: &Args) -> Result<Limits, Error> {
         Some(s) => match parse_cpus(s) {
             // The kernel's smallest quota is 1 ms (kernel/sched/core.c).
             Some(q) if q >= 1000 => Some(q),
-            _ => return Err(Error::usage(format!("--cpus: '{s}' is not a number of CPUs from 0.01 up, such as 1.5"))),
+            _ => return Err(refused(format_args!("--cpus: '{s}' is not a number of CPUs from 0.01 up, such as 1.5"))),
         },
     };
     let cpu_weight = match &a.cpu_weight {
         None => DEFAULT_CPU_WEIGHT,
         Some(s) => match s.parse() {
             Ok(w @ 1..=10_000) => w,
-            _ => return Err(Error::usage(format!("--cpu-weight: '{s}' is not a number from 1 to 10000"))),
+            _ => return Err(refused(format_args!("--cpu-weight: '{s}' is not a number from 1 to 10000"))),
         },
     };
     let pids = match a.pids.as_deref() {
@@ -214,7 +221,7 @@ pub fn limits(a: &Args) -> Result<Limits, Error> {
         Some("max") => None,
         Some(s) => match s.parse() {
             Ok(n) if n >= 1 => Some(n),
-            _ => return Err(Error::usage(format!("--pids: '{s}' is not a number from 1 up, or max"))),
+            _ => return Err(refused(format_args!("--pids: '{s}' is not a number from 1 up, or max"))),
         },
     };
     Ok(Limits { memory, swap, cpu_quota, cpu_weight, pids })
@@ -228,13 +235,13 @@ pub fn check_name(name: &str) -> Result<(), Error> {
         && name != ".."
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if !ok {
-        return Err(Error::usage(format!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")));
+        return Err(refused(format_args!("--name '{name}': use 1 to 64 letters, digits, '-', '_' or '.'")));
     }
     // A name of digits alone is a default name, barco's pid: such a
     // cgroup is swept, or taken back by a barco of that pid, when it is
     // empty and no barco claims it; a name the user gave never is.
     if name.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::usage(format!(
+        return Err(refused(format_args!(
             "--name '{name}': digits alone are kept for barco's default names (its pid); add a letter"
         )));
     }
