@@ -106,7 +106,7 @@ impl Cidr {
     /// The host end's address and the container's: for a /31 the other of
     /// the two, otherwise the first host address of the subnet that is not
     /// the host end's.
-    pub fn ends(self) -> Result<([u8; 4], [u8; 4]), String> {
+    pub fn ends(self) -> Result<Ends, String> {
         let me = u32::from_be_bytes(self.addr);
         let net = self.network();
         if self.prefix == 31 {
@@ -244,8 +244,7 @@ impl Network {
         ifname.push(0);
         let host_ns = open(c"/proc/self/ns/net", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| Error::os(Stage::Network, "opening /proc/self/ns/net", e))?;
-        let (host, lock) = pick(ip, pid)?;
-        let (host_ip, container) = host.ends().map_err(Error::usage)?;
+        let (host, lock, (host_ip, container)) = pick(ip, pid)?;
         let c = Cidr { addr: container, prefix: host.prefix };
 
         let ns_fd = rustix::fd::AsRawFd::as_raw_fd(&host_ns) as u32;
@@ -637,7 +636,7 @@ fn rtmsg(dst_len: u8, kind: u8, scope: u8) -> [u8; 12] {
 /// Not inlined into `pick`, its one caller, with which it is 0.3 KB bigger
 /// in `just tiny`.
 #[inline(never)]
-fn claim(cidr: Cidr, explicit: bool) -> Result<OwnedFd, Error> {
+fn claim(cidr: Cidr, explicit: bool) -> Result<(OwnedFd, Ends), Error> {
     let net = Cidr { addr: cidr.network().to_be_bytes(), prefix: cidr.prefix };
     let name = format!("barco/net/{net}");
     let fd = socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
@@ -650,19 +649,23 @@ fn claim(cidr: Cidr, explicit: bool) -> Result<OwnedFd, Error> {
         }
         Err(e) => return Err(Error::os(Stage::Network, format!("locking {net}"), e)),
     }
-    let (host, container) = cidr.ends().map_err(Error::usage)?;
-    for ip in [host, container] {
+    let ends = cidr.ends().map_err(Error::usage)?;
+    for ip in [ends.0, ends.1] {
         if let Some(how) = reachable(ip)? {
             return Err(Error::usage(format!("--ip {cidr}: the host already reaches {} {how}", Dotted(ip))));
         }
     }
-    Ok(fd)
+    Ok((fd, ends))
 }
+
+/// The host end's address and the container's ([`Cidr::ends`]), which
+/// `claim` works out and returns: planning does not ask again.
+type Ends = ([u8; 4], [u8; 4]);
 
 /// The subnet `--ip` gave, claimed, or else a free /30 of [`POOL`], trying
 /// from the one `pid` picks. One loop and one call of `claim` for both: the
 /// one `--ip` gave is tried once, as a clash with it is an error.
-fn pick(ip: Option<Cidr>, pid: u32) -> Result<(Cidr, OwnedFd), Error> {
+fn pick(ip: Option<Cidr>, pid: u32) -> Result<(Cidr, OwnedFd, Ends), Error> {
     let slots = 1u32 << (30 - POOL.prefix);
     let base = u32::from_be_bytes(POOL.addr);
     let explicit = ip.is_some();
@@ -670,7 +673,7 @@ fn pick(ip: Option<Cidr>, pid: u32) -> Result<(Cidr, OwnedFd), Error> {
         let slot = (pid + i) % slots;
         let cidr = ip.unwrap_or(Cidr { addr: (base + (slot << 2) + 1).to_be_bytes(), prefix: 30 });
         match claim(cidr, explicit) {
-            Ok(fd) => return Ok((cidr, fd)),
+            Ok((fd, ends)) => return Ok((cidr, fd, ends)),
             Err(e) if !explicit && (e.stage == Stage::Usage || e.errno() == Some(Errno::ADDRINUSE)) => continue,
             Err(e) => return Err(e),
         }
