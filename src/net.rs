@@ -192,7 +192,6 @@ pub struct Veth {
     /// The host end's address and "up", with its index at these offsets.
     host_setup: Vec<u8>,
     host_setup_index_at: [usize; 2],
-    dellink: Vec<u8>,
     /// Learned from RTM_GETLINK once the pair exists.
     host_index: Cell<u32>,
     /// The network builder made the pair, so it is ours.
@@ -284,8 +283,6 @@ impl Network {
         let up = host_setup.request(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP), &[]);
         // ifaddrmsg.ifa_index and ifinfomsg.ifi_index: 16 + 4 into each.
         let host_setup_index_at = [16 + 4, up + 16 + 4];
-        let mut dellink = Batch::default();
-        dellink.request(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
         Ok(Network {
             mode,
             requests: requests.0,
@@ -307,7 +304,6 @@ impl Network {
                 getlink: getlink.0,
                 host_setup: host_setup.0,
                 host_setup_index_at,
-                dellink: dellink.0,
                 host_index: Cell::new(0),
                 made: Cell::new(false),
             }),
@@ -444,11 +440,9 @@ impl Veth {
             },
             i => i,
         };
-        let mut buf = [0u8; 64];
-        let msg = &mut buf[..self.dellink.len()];
-        msg.copy_from_slice(&self.dellink);
+        let mut msg = DELLINK;
         msg[20..24].copy_from_slice(&index.to_ne_bytes());
-        if send(&fd, msg, SendFlags::empty()).is_ok() {
+        if send(&fd, &msg, SendFlags::empty()).is_ok() {
             match acks(&fd, 1) {
                 Ok(()) | Err((_, Errno::NODEV)) => {}
                 Err((_, e)) => crate::log::warning!("removing {}: {}", self.host_end, crate::error::strerror(e)),
@@ -472,6 +466,25 @@ impl Veth {
         }
     }
 }
+
+/// The supervisor's RTM_DELLINK of the host end, acked, with its index
+/// (ifinfomsg.ifi_index, 16 + 4 in) to fill in: the same for every veth,
+/// so made at compile time, not planned into a `Vec` (checked against
+/// `Batch` by a unit test).
+const DELLINK: [u8; 32] = {
+    let [a, b, c, d] = 32u32.to_ne_bytes(); // nlmsg_len
+    let [e, f] = (nl::RTM_DELLINK as u16).to_ne_bytes();
+    let [g, h] = (nl::NLM_F_REQUEST as u16 | ACK).to_ne_bytes();
+    let [i, j, k, l] = 1u32.to_ne_bytes(); // nlmsg_seq
+    let mut m = [0u8; 32];
+    let head = [a, b, c, d, e, f, g, h, i, j, k, l];
+    let mut at = 0;
+    while at < head.len() {
+        m[at] = head[at];
+        at += 1;
+    }
+    m
+};
 
 /// A change, acked; one that creates, refusing to replace.
 const ACK: u16 = nl::NLM_F_ACK as u16;
@@ -846,6 +859,13 @@ mod tests {
     }
 
     const ALL: (u32, u32) = (0, 2147483647);
+
+    #[test]
+    fn dellink_as_batch_makes_it() {
+        let mut dellink = Batch::default();
+        dellink.request(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
+        assert_eq!(dellink.0, DELLINK);
+    }
 
     #[test]
     fn veth_requests() {
