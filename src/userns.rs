@@ -36,15 +36,16 @@ use std::ffi::CString;
 /// The host settings that turn user namespaces off for unprivileged users,
 /// as one line naming the setting, or None.
 pub fn blocker() -> Option<String> {
-    let read = |path: &str| read_text(path).map(|s| s.trim_ascii().to_string());
-    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+    // Compared trimmed, in place: no trimmed copy of each file.
+    let is = |path: &str, value: &str| read_text(path).is_some_and(|s| s.trim_ascii() == value);
+    if is("/proc/sys/kernel/unprivileged_userns_clone", "0") {
         return Some(
             "user namespaces are off for unprivileged users: kernel.unprivileged_userns_clone is 0 \
              (sysctl -w kernel.unprivileged_userns_clone=1, or run barco as root)"
                 .into(),
         );
     }
-    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+    if is("/proc/sys/user/max_user_namespaces", "0") {
         return Some(
             "user namespaces are off: user.max_user_namespaces is 0 \
              (sysctl -w user.max_user_namespaces=15000, or run barco as root)"
@@ -52,9 +53,9 @@ pub fn blocker() -> Option<String> {
         );
     }
     // Under a profile of its own, barco may have `userns,`: let it try.
-    let label = read("/proc/self/attr/apparmor/current").or_else(|| read("/proc/self/attr/current"));
-    let unconfined = label.as_deref().is_none_or(|l| l.starts_with("unconfined"));
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") && unconfined {
+    let label = read_text("/proc/self/attr/apparmor/current").or_else(|| read_text("/proc/self/attr/current"));
+    let unconfined = label.is_none_or(|l| l.trim_ascii().starts_with("unconfined"));
+    if is("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1") && unconfined {
         return Some(
             "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns \
              is 1 and barco runs unconfined (give barco an AppArmor profile that allows userns, or run it \
