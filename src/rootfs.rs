@@ -279,27 +279,30 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
 /// symlink swapped in since planning is refused, not followed.
 pub fn bind_etc_files(files: &[EtcFile]) -> Result<(), Failure> {
     for f in files {
-        let index = f.index;
-        let at = |e: Errno| Failure::new(Stage::EtcFile, index, e);
-        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = openat(CWD, f.scratch, flags, Mode::from_raw_mode(0o644)).map_err(at)?;
-        if write(&fd, f.text).map_err(at)? != f.text.len() {
-            return Err(at(Errno::IO));
-        }
-        drop(fd);
-        let path = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let etc = openat(CWD, c"etc", path | OFlags::DIRECTORY, Mode::empty()).map_err(at)?;
-        let target = openat(&etc, f.name, path, Mode::empty()).map_err(at)?;
-        if fstat(&target).map_err(at)?.st_mode & 0o170000 != 0o100000 {
-            return Err(at(Errno::INVAL));
-        }
-        let tree =
-            open_tree(CWD, f.scratch, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC).map_err(at)?;
-        let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
-        move_mount(&tree, c"", &target, c"", both).map_err(at)?;
-        unlinkat(CWD, f.scratch, AtFlags::empty()).map_err(at)?;
+        bind_etc_file(f).map_err(|e| Failure::new(Stage::EtcFile, f.index, e))?;
     }
     Ok(())
+}
+
+/// One of [`bind_etc_files`]: its errno, given the file's index there
+/// once, not at each step.
+fn bind_etc_file(f: &EtcFile) -> Result<(), Errno> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(CWD, f.scratch, flags, Mode::from_raw_mode(0o644))?;
+    if write(&fd, f.text)? != f.text.len() {
+        return Err(Errno::IO);
+    }
+    drop(fd);
+    let path = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let etc = openat(CWD, c"etc", path | OFlags::DIRECTORY, Mode::empty())?;
+    let target = openat(&etc, f.name, path, Mode::empty())?;
+    if fstat(&target)?.st_mode & 0o170000 != 0o100000 {
+        return Err(Errno::INVAL);
+    }
+    let tree = open_tree(CWD, f.scratch, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)?;
+    let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    move_mount(&tree, c"", &target, c"", both)?;
+    unlinkat(CWD, f.scratch, AtFlags::empty())
 }
 
 /// Makes the rootfs, now the working directory, the container's `/`.
