@@ -406,9 +406,14 @@ impl Veth {
     #[inline(never)]
     pub fn set_up_host_end(&'static self) -> Result<(), Error> {
         crate::log::info!("veth: {} is {}, eth0 is {}", self.host_end, self.host, Dotted(self.container));
-        let fail = |e| Error::os(Stage::Network, self.host_setup_subject, e);
-        let fd = netlink().map_err(fail)?;
-        let index = self.index(&fd).map_err(fail)?;
+        self.set_up().map_err(|e| Error::os(Stage::Network, self.host_setup_subject, e))
+    }
+
+    /// [`Veth::set_up_host_end`]'s steps, whose errno is given the line's
+    /// subject once, not at each step.
+    fn set_up(&self) -> Result<(), Errno> {
+        let fd = netlink()?;
+        let index = self.index(&fd)?;
         self.host_index.set(index);
         let mut buf = [0u8; 128];
         let msg = &mut buf[..self.host_setup.len()];
@@ -416,8 +421,8 @@ impl Veth {
         for at in self.host_setup_index_at {
             msg[at..at + 4].copy_from_slice(&index.to_ne_bytes());
         }
-        send(&fd, msg, SendFlags::empty()).map_err(fail)?;
-        acks(&fd, 2).map_err(|(_, e)| fail(e))
+        send(&fd, msg, SendFlags::empty())?;
+        acks(&fd, 2).map_err(|(_, e)| e)
     }
 
     /// The pair exists: barco's network builder said so as it ended (see
