@@ -702,8 +702,13 @@ fn pick(ip: Option<Cidr>, pid: u32) -> Result<(Cidr, OwnedFd, Ends), Error> {
 /// Whether the host reaches `ip` directly: it is one of its addresses, or
 /// in one of its subnets (a route without a gateway). RTM_GETROUTE.
 fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
-    let fail = |e| Error::os(Stage::Network, "asking the host's routes", e);
-    let fd = netlink().map_err(fail)?;
+    route_lookup(ip).map_err(|e| Error::os(Stage::Network, "asking the host's routes", e))
+}
+
+/// [`reachable`]'s steps, whose errno is given the subject once, not at
+/// each step.
+fn route_lookup(ip: [u8; 4]) -> Result<Option<&'static str>, Errno> {
+    let fd = netlink()?;
     // A lookup: no ack, the answer is the route. RTM_F_FIB_MATCH asks for
     // the table entry that matched (with its prefix length), not a route
     // made up for this one address.
@@ -711,9 +716,9 @@ fn reachable(ip: [u8; 4]) -> Result<Option<&'static str>, Error> {
     header[8..12].copy_from_slice(&RTM_F_FIB_MATCH.to_ne_bytes());
     let mut req = Batch::default();
     req.request(nl::RTM_GETROUTE as u16, 0, 1, &header, &[(nl::rtattr_type_t::RTA_DST as u16, &ip)]);
-    send(&fd, &req.0, SendFlags::empty()).map_err(fail)?;
+    send(&fd, &req.0, SendFlags::empty())?;
     let mut reply = [0u8; 1024];
-    let (n, _) = recv(&fd, &mut reply, RecvFlags::empty()).map_err(fail)?;
+    let (n, _) = recv(&fd, &mut reply, RecvFlags::empty())?;
     Ok(route_clash(&reply[..n.min(reply.len())]))
 }
 
