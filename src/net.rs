@@ -189,9 +189,6 @@ pub struct Veth {
     /// The bound abstract socket that locks the subnet.
     _lock: OwnedFd,
     getlink: Vec<u8>,
-    /// The host end's address and "up", with its index at these offsets.
-    host_setup: Vec<u8>,
-    host_setup_index_at: [usize; 2],
     /// Learned from RTM_GETLINK once the pair exists.
     host_index: Cell<u32>,
     /// The network builder made the pair, so it is ours.
@@ -278,11 +275,6 @@ impl Network {
         let mut getlink = Batch::default();
         let by_name = [(nl::IFLA_IFNAME as u16, &ifname[..])];
         getlink.request(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0), &by_name);
-        let mut host_setup = Batch::default();
-        host_setup.address_message(1, host, 0);
-        let up = host_setup.request(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(0, IFF_UP, IFF_UP), &[]);
-        // ifaddrmsg.ifa_index and ifinfomsg.ifi_index: 16 + 4 into each.
-        let host_setup_index_at = [16 + 4, up + 16 + 4];
         Ok(Network {
             mode,
             requests: requests.0,
@@ -302,8 +294,6 @@ impl Network {
                 _host_ns: host_ns,
                 _lock: lock,
                 getlink: getlink.0,
-                host_setup: host_setup.0,
-                host_setup_index_at,
                 host_index: Cell::new(0),
                 made: Cell::new(false),
             }),
@@ -415,13 +405,7 @@ impl Veth {
         let fd = netlink()?;
         let index = self.index(&fd)?;
         self.host_index.set(index);
-        let mut buf = [0u8; 128];
-        let msg = &mut buf[..self.host_setup.len()];
-        msg.copy_from_slice(&self.host_setup);
-        for at in self.host_setup_index_at {
-            msg[at..at + 4].copy_from_slice(&index.to_ne_bytes());
-        }
-        send(&fd, msg, SendFlags::empty())?;
+        send(&fd, &host_setup(self.host, index), SendFlags::empty())?;
         acks(&fd, 2).map_err(|(_, e)| e)
     }
 
@@ -477,19 +461,62 @@ impl Veth {
 /// so made at compile time, not planned into a `Vec` (checked against
 /// `Batch` by a unit test).
 const DELLINK: [u8; 32] = {
-    let [a, b, c, d] = 32u32.to_ne_bytes(); // nlmsg_len
-    let [e, f] = (nl::RTM_DELLINK as u16).to_ne_bytes();
-    let [g, h] = (nl::NLM_F_REQUEST as u16 | ACK).to_ne_bytes();
-    let [i, j, k, l] = 1u32.to_ne_bytes(); // nlmsg_seq
     let mut m = [0u8; 32];
-    let head = [a, b, c, d, e, f, g, h, i, j, k, l];
-    let mut at = 0;
-    while at < head.len() {
-        m[at] = head[at];
-        at += 1;
-    }
+    header(&mut m, 0, 32, nl::RTM_DELLINK as u16, ACK, 1);
     m
 };
+
+/// The supervisor's requests once the host end exists, acked: its address
+/// (RTM_NEWADDR: `struct ifaddrmsg`, IFA_LOCAL, IFA_ADDRESS, as
+/// [`Batch::address_message`] makes them), then up (RTM_NEWLINK). The same
+/// for every veth but the prefix length, the address and the index, which
+/// [`host_setup`] fills in: made at compile time, not planned into a `Vec`
+/// (0.16 KB of `just tiny`; checked against `Batch` by a unit test).
+const HOST_SETUP: [u8; 72] = {
+    let mut m = [0u8; 72];
+    header(&mut m, 0, 40, nl::RTM_NEWADDR as u16, CREATE_FLAGS, 1);
+    m[16] = AF_INET;
+    m[16 + 3] = nl::rt_scope_t::RT_SCOPE_UNIVERSE as u8;
+    put(&mut m, 24, &8u16.to_ne_bytes());
+    put(&mut m, 26, &(nl::IFA_LOCAL as u16).to_ne_bytes());
+    put(&mut m, 32, &8u16.to_ne_bytes());
+    put(&mut m, 34, &(nl::IFA_ADDRESS as u16).to_ne_bytes());
+    header(&mut m, 40, 32, nl::RTM_NEWLINK as u16, ACK, 2);
+    put(&mut m, 40 + 16 + 8, &IFF_UP.to_ne_bytes()); // ifi_flags
+    put(&mut m, 40 + 16 + 12, &IFF_UP.to_ne_bytes()); // ifi_change
+    m
+};
+
+/// [`HOST_SETUP`] for `host` on link `index`.
+fn host_setup(host: Cidr, index: u32) -> [u8; 72] {
+    let mut m = HOST_SETUP;
+    m[16 + 1] = host.prefix;
+    // ifaddrmsg.ifa_index and ifinfomsg.ifi_index; IFA_LOCAL's and
+    // IFA_ADDRESS's payloads.
+    m[16 + 4..16 + 8].copy_from_slice(&index.to_ne_bytes());
+    m[40 + 16 + 4..40 + 16 + 8].copy_from_slice(&index.to_ne_bytes());
+    m[28..32].copy_from_slice(&host.addr);
+    m[36..40].copy_from_slice(&host.addr);
+    m
+}
+
+/// Writes `bytes` into `m` at `at`, for the requests made at compile time.
+const fn put(m: &mut [u8], at: usize, bytes: &[u8]) {
+    let mut i = 0;
+    while i < bytes.len() {
+        m[at + i] = bytes[i];
+        i += 1;
+    }
+}
+
+/// A request's `nlmsghdr` at `at`, at compile time, as [`Batch::message`]
+/// writes it.
+const fn header(m: &mut [u8], at: usize, len: u32, kind: u16, flags: u16, seq: u32) {
+    put(m, at, &len.to_ne_bytes());
+    put(m, at + 4, &kind.to_ne_bytes());
+    put(m, at + 6, &(nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
+    put(m, at + 8, &seq.to_ne_bytes());
+}
 
 /// A change, acked; one that creates, refusing to replace.
 const ACK: u16 = nl::NLM_F_ACK as u16;
@@ -875,6 +902,15 @@ mod tests {
         let mut dellink = Batch::default();
         dellink.request(nl::RTM_DELLINK as u16, ACK, 1, &ifinfomsg(0, 0, 0), &[]);
         assert_eq!(dellink.0, DELLINK);
+    }
+
+    #[test]
+    fn host_setup_as_batch_makes_it() {
+        let host = parse_cidr("10.249.7.1/30").unwrap();
+        let mut b = Batch::default();
+        b.address_message(1, host, 5);
+        b.request(nl::RTM_NEWLINK as u16, ACK, 2, &ifinfomsg(5, IFF_UP, IFF_UP), &[]);
+        assert_eq!(b.0, host_setup(host, 5));
     }
 
     #[test]
