@@ -167,10 +167,8 @@ impl Helpers {
     /// the step, the helper's path and the errno, for the caller's error.
     /// No heap: the argument vector is put together on the stack.
     pub fn run(&'static self, pid: u32) -> Result<(), (Stage, &'static str, Errno)> {
-        for (helper, stage) in [(&self.uid, Stage::WriteUidMap), (&self.gid, Stage::WriteGidMap)] {
-            helper.run(pid).map_err(|e| (stage, helper.shown, e))?;
-        }
-        Ok(())
+        self.uid.run(pid).map_err(|e| (Stage::WriteUidMap, self.uid.shown, e))?;
+        self.gid.run(pid).map_err(|e| (Stage::WriteGidMap, self.gid.shown, e))
     }
 }
 
