@@ -170,7 +170,9 @@ pub struct Network {
     /// These strings, like the plan that holds them, live for the whole run
     /// (see `plan::leak`).
     pub steps: Vec<&'static str>,
-    pub veth: Option<Veth>,
+    /// Boxed: a Network this size is moved with fewer copies (0.1 KB of
+    /// `just tiny`).
+    pub veth: Option<Box<Veth>>,
     /// The address `/etc/hosts` gives the hostname.
     pub hosts_address: &'static str,
     /// What is written to `net.ipv4.ping_group_range`.
@@ -281,7 +283,7 @@ impl Network {
             steps,
             ping_range,
             hosts_address: Dotted(container).to_string().leak(),
-            veth: Some(Veth {
+            veth: Some(Box::new(Veth {
                 taken: format!(
                     "--net veth: the host already has an interface named '{host_end}'; choose another --name"
                 )
@@ -296,7 +298,7 @@ impl Network {
                 getlink: getlink.0,
                 host_index: Cell::new(0),
                 made: Cell::new(false),
-            }),
+            })),
         })
     }
 
