@@ -67,10 +67,12 @@ pub fn blocker() -> Option<String> {
 }
 
 /// Whether barco itself runs under a seccomp filter (`Seccomp: 2` in
-/// /proc/self/status), as inside docker or another barco.
+/// /proc/self/status), as inside docker or another barco. Split at `\n`,
+/// not by `lines()`: the mode is trimmed, `\r` and all (40 bytes of `just
+/// tiny`).
 pub fn seccomp_filtered() -> bool {
     read_text("/proc/self/status")
-        .is_some_and(|s| s.lines().any(|l| l.strip_prefix("Seccomp:").is_some_and(|mode| mode.trim_ascii() != "0")))
+        .is_some_and(|s| s.split('\n').any(|l| l.strip_prefix("Seccomp:").is_some_and(|mode| mode.trim_ascii() != "0")))
 }
 
 /// The subject of the error line when clone3 is refused to a non-root
