@@ -28,7 +28,7 @@ use crate::cli::IdRange;
 use crate::error::{Error, Stage};
 use crate::plan::{c_path, read_text, Host};
 use crate::sys;
-use core::ffi::{c_char, CStr};
+use core::ffi::c_char;
 use rustix::io::Errno;
 use rustix::process::{waitpid, Pid, WaitOptions};
 use std::ffi::CString;
@@ -182,12 +182,13 @@ impl Helper {
     fn run(&self, pid: u32) -> Result<(), Errno> {
         let mut ten = [0u8; 10];
         let digits = crate::log::decimal(pid, &mut ten);
+        // Ten digits at most, and a NUL after them: a C string as it is,
+        // with no CStr check that could only pass.
         let mut arg = [0u8; 11];
         arg[..digits.len()].copy_from_slice(digits);
-        let pid_arg = CStr::from_bytes_with_nul(&arg[..=digits.len()]).map_err(|_| Errno::INVAL)?;
         let mut argv = [core::ptr::null::<c_char>(); MAX_ARGS];
         argv[0] = self.path.as_ptr();
-        argv[1] = pid_arg.as_ptr();
+        argv[1] = arg.as_ptr().cast();
         for (slot, arg) in argv[2..MAX_ARGS - 1].iter_mut().zip(&self.args) {
             *slot = arg.as_ptr();
         }
