@@ -255,7 +255,7 @@ pub const ETC_FILE_NAMES: &[u8] = packed::texts!["/etc/hosts", "/etc/hostname"];
 /// needs its target, and barco does not create files in the rootfs.
 pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec<EtcFile> {
     let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n");
-    let files = [
+    let files: [(_, _, &'static [u8]); 2] = [
         (c"hosts", c"dev/.barco-hosts", hosts.into_bytes().leak()),
         (c"hostname", c"dev/.barco-hostname", format!("{hostname}\n").into_bytes().leak()),
     ];
@@ -265,7 +265,8 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
             && file_type(&etc.join(name.to_str().unwrap_or("-"))) == Some(FileType::RegularFile)
     };
     let mut planned = Vec::new();
-    for (index, (name, scratch, text)) in (0..).zip(files) {
+    // Walked by reference: by value, the table was copied first.
+    for (index, &(name, scratch, text)) in (0..).zip(&files) {
         if regular(name) {
             planned.push(EtcFile { index, name, scratch, text });
         } else {
