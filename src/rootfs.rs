@@ -261,8 +261,9 @@ pub fn etc_files(rootfs: &std::path::Path, hostname: &str, address: &str) -> Vec
     ];
     let regular = |name: &CStr| {
         let etc = rootfs.join("etc");
-        file_type(&etc) == Some(FileType::Directory)
-            && file_type(&etc.join(name.to_str().unwrap_or("-"))) == Some(FileType::RegularFile)
+        // The name's bytes as they are: no UTF-8 check (which they pass).
+        let name = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes());
+        file_type(&etc) == Some(FileType::Directory) && file_type(&etc.join(name)) == Some(FileType::RegularFile)
     };
     let mut planned = Vec::new();
     // Walked by reference: by value, the table was copied first.
