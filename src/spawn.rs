@@ -278,14 +278,14 @@ impl ChildEnd {
     }
 
     pub fn wait_maps(&self) -> Result<(), Errno> {
-        self.wait_for(TAG_MAPS_WRITTEN)
+        self.wait_for(TAG_MAPS_WRITTEN).map(drop)
     }
 
     pub fn wait_cgroup(&self) -> Result<(), Errno> {
         if self.cgroup_ready.replace(false) {
             return Ok(());
         }
-        self.wait_for(TAG_CGROUP_READY)
+        self.wait_for(TAG_CGROUP_READY).map(drop)
     }
 
     /// Waits for the user namespace the supervisor made (which may have
@@ -296,15 +296,7 @@ impl ChildEnd {
         if let Some(ns) = self.user_ns.take() {
             return Ok(ns);
         }
-        loop {
-            let mut m = [0u8; MSG_LEN];
-            let fd = self.recv_fd(&mut m)?;
-            match m[0] {
-                TAG_USER_NS => return fd.ok_or(Errno::PROTO),
-                TAG_NET_FAILED => continue,
-                _ => return Err(Errno::PROTO),
-            }
-        }
+        self.wait_for(TAG_USER_NS)?.ok_or(Errno::PROTO)
     }
 
     /// Waits for the network builder: the namespace it made (`Ok(Ok)`), or
@@ -341,17 +333,18 @@ impl ChildEnd {
         }
     }
 
-    /// The parent's next message, which must be `tag`. A `NetFailed` the
-    /// supervisor sent for a builder that was killed after it had sent the
-    /// namespace comes after that, and is skipped. Read by `recv_fd` (a
-    /// descriptor, which these never carry, would be closed), not a
-    /// `recv` of its own: 0.1 KB of `just tiny`.
-    fn wait_for(&self, tag: u8) -> Result<(), Errno> {
+    /// The parent's next message, which must be `tag`, and the descriptor
+    /// it carried, if any (the user namespace; for the others, closed by
+    /// the caller). A `NetFailed` the supervisor sent for a builder that
+    /// was killed after it had sent the namespace comes after that, and is
+    /// skipped. Read by `recv_fd`, not a `recv` of its own: 0.1 KB of `just
+    /// tiny`; and one loop for the user namespace's wait too.
+    fn wait_for(&self, tag: u8) -> Result<Option<OwnedFd>, Errno> {
         loop {
             let mut m = [0u8; MSG_LEN];
-            self.recv_fd(&mut m)?;
+            let fd = self.recv_fd(&mut m)?;
             match m[0] {
-                t if t == tag => return Ok(()),
+                t if t == tag => return Ok(fd),
                 TAG_NET_FAILED => continue,
                 _ => return Err(Errno::PROTO),
             }
