@@ -86,7 +86,9 @@ pub fn prepare() {
     }
 }
 
-/// Logs what [`prepare`] did.
+/// Logs what [`prepare`] did. Not inlined into barco's `run`: 64 bytes of
+/// `just tiny`.
+#[inline(never)]
 pub fn report() {
     for (i, &(fstype, target, _, _)) in MOUNTS.iter().enumerate() {
         let (name, at) = (fstype.to_string_lossy(), target.to_string_lossy());
