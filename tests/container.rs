@@ -308,11 +308,21 @@ fn barco_started_with_sigchld_ignored_still_gets_the_status() {
 
 #[test]
 fn barco_has_one_child_while_the_container_runs() {
-    // As root, the network builder is a second child during setup; it is
-    // reaped by the time the command runs.
+    // As root, the network builder and the user namespace's maker are
+    // more children during setup. The builder is reaped before the command
+    // runs; the maker's zombie just after the hand-over of its namespace
+    // (supervise::make_user_ns), which a loaded machine can delay past the
+    // command's first line: so wait a while for one child.
     let mut child = barco(["sh", "-c", "echo ready; exec sleep 1000"]).env("BARCO_SPREAD", "1").spawn();
     assert_eq!(read_line(&mut child), "ready");
-    let kids = children(child.id());
+    let mut kids = children(child.id());
+    for _ in 0..200 {
+        if kids.len() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        kids = children(child.id());
+    }
     // Stop the run before judging it, so that a failure leaves nothing.
     for &pid in &kids {
         kill(pid, Signal::KILL);
