@@ -45,6 +45,7 @@
 
 use crate::cli::Args;
 use crate::error::{strerror, Error, Stage};
+use crate::log::dec;
 use crate::log::{debug, info, warning};
 use crate::plan::leak;
 use crate::spawn::{At, Failure};
@@ -355,7 +356,7 @@ fn value(s: impl Into<Vec<u8>>) -> CString {
 /// written as a number would carry a copy of the formatting.
 #[inline(never)]
 fn number(n: u64) -> CString {
-    value(n.to_string())
+    value(dec(n).to_string())
 }
 
 /// `dir/name` as a C string.
@@ -390,7 +391,7 @@ fn push_write(writes: &mut Vec<(CString, CString)>, dir: &Path, name: &str, valu
 pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
     let max = |v: Option<u64>| v.map_or_else(|| value("max"), number);
     let memory_display = l.memory.map_or("max", |m| format!("--memory {}", human(m)).leak());
-    let pids_display = l.pids.map_or("max", |p| format!("--pids {p}").leak());
+    let pids_display = l.pids.map_or("max", |p| format!("--pids {}", dec(p)).leak());
     // What the versions differ in: barco's shared parents (made first), the
     // container's leaves (memory's first, pids' last), where stale ones are
     // looked for, the writes, and the cgroup to leave to. The rest is made
@@ -409,7 +410,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
                 push_write(&mut writes, &leaf, "memory.swap.max", max(swap));
             }
             if let Some(q) = l.cpu_quota {
-                push_write(&mut writes, &leaf, "cpu.max", value(format!("{q} {CPU_PERIOD}")));
+                push_write(&mut writes, &leaf, "cpu.max", value(format!("{} {}", dec(q), dec(CPU_PERIOD))));
             }
             let home = vec![file(&root.join(own), "cgroup.procs")];
             (vec![c(&parent)], vec![leaf], vec![c(parent)], home)
@@ -502,8 +503,8 @@ fn human(bytes: u64) -> String {
     // The unit from the trailing zero bits: ten a unit.
     let units = if bytes == 0 { 0 } else { (bytes.trailing_zeros() / 10).min(4) as usize };
     match units {
-        0 => bytes.to_string(),
-        n => format!("{}{}", bytes >> (10 * n), &"KMGT"[n - 1..n]),
+        0 => dec(bytes).to_string(),
+        n => format!("{}{}", dec(bytes >> (10 * n)), &"KMGT"[n - 1..n]),
     }
 }
 
@@ -816,16 +817,18 @@ impl Made {
         let oom = counter(self.oom, &cg.oom_events.0, cg.oom_events.1).unwrap_or(0);
         if oom > 0 {
             crate::log::line(format_args!(
-                "barco: the container ran out of memory ({}): the kernel killed {oom} process{}",
+                "barco: the container ran out of memory ({}): the kernel killed {} process{}",
                 cg.memory_display,
+                dec(oom),
                 if oom == 1 { "" } else { "es" }
             ));
         }
         let refused = counter(self.pids, &cg.pids_events.0, cg.pids_events.1).unwrap_or(0);
         if refused > 0 {
             crate::log::line(format_args!(
-                "barco: the container hit its process limit ({}): {refused} fork{} refused",
+                "barco: the container hit its process limit ({}): {} fork{} refused",
                 cg.pids_display,
+                dec(refused),
                 if refused == 1 { " was" } else { "s were" }
             ));
         }

@@ -322,7 +322,7 @@ impl fmt::Display for StrError {
         let n = self.0.raw_os_error();
         match message(n) {
             Some(m) => f.write_str(m),
-            None => write!(f, "errno {n}"),
+            None => write!(f, "errno {}", log::dec(n)),
         }
     }
 }

@@ -256,7 +256,7 @@ pub fn shut_down(on_exit: OnExit, status: i32) -> ! {
         OnExit::Reboot => ("rebooting", RebootCommand::Restart),
         OnExit::Halt => ("halting", RebootCommand::Halt),
     };
-    log::line(format_args!("barco: container exited with status {status}; {verb}"));
+    log::line(format_args!("barco: container exited with status {}; {verb}", log::dec(status)));
     // Nothing else should be running; make sure before syncing.
     let _ = sys::kill(-1, k::SIGKILL);
     while let Ok(Some(_)) = wait(WaitOptions::empty()) {}

@@ -41,6 +41,7 @@
 //! - [veth(4)](https://man7.org/linux/man-pages/man4/veth.4.html)
 
 use crate::error::{Error, Stage};
+use crate::log::dec;
 use crate::spawn::{At, Failure};
 use core::cell::Cell;
 use linux_raw_sys::netlink as nl;
@@ -128,7 +129,7 @@ impl Cidr {
 
 impl core::fmt::Display for Cidr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}/{}", Dotted(self.addr), self.prefix)
+        write!(f, "{}/{}", Dotted(self.addr), dec(self.prefix))
     }
 }
 
@@ -139,7 +140,7 @@ struct Dotted([u8; 4]);
 impl core::fmt::Display for Dotted {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let [a, b, c, d] = self.0;
-        write!(f, "{a}.{b}.{c}.{d}")
+        write!(f, "{}.{}.{}.{}", dec(a), dec(b), dec(c), dec(d))
     }
 }
 
@@ -221,7 +222,7 @@ impl Network {
         }
         let mut requests = Batch::default();
         let mut steps = Vec::new();
-        let ping_range = format!("{} {}", ping_groups.0, ping_groups.1).into_bytes();
+        let ping_range = format!("{} {}", dec(ping_groups.0), dec(ping_groups.1)).into_bytes();
         if mode != NetMode::Host {
             let lo = [(nl::IFLA_IFNAME as u16, &b"lo\0"[..])];
             requests.request(nl::RTM_NEWLINK as u16, ACK, 1, &ifinfomsg(0, IFF_UP, IFF_UP), &lo);
@@ -235,7 +236,8 @@ impl Network {
         let host_end = format!("bc-{name}");
         if host_end.len() > IFNAME_MAX {
             return Err(Error::usage(format!(
-                "--net veth: the host end's name '{host_end}' is longer than {IFNAME_MAX} bytes; choose a shorter --name"
+                "--net veth: the host end's name '{host_end}' is longer than {} bytes; choose a shorter --name",
+                dec(IFNAME_MAX)
             )));
         }
         let mut ifname = host_end.clone().into_bytes();
@@ -730,7 +732,10 @@ fn pick(ip: Option<Cidr>, pid: u32) -> Result<(Cidr, OwnedFd, Ends), Error> {
             Err(e) => return Err(e),
         }
     }
-    Err(Error::usage(format!("--net veth: no free /30 among {POOL_TRIES} tried in {POOL}; choose a subnet with --ip")))
+    Err(Error::usage(format!(
+        "--net veth: no free /30 among {} tried in {POOL}; choose a subnet with --ip",
+        dec(POOL_TRIES)
+    )))
 }
 
 /// Whether the host reaches `ip` directly: it is one of its addresses, or

@@ -10,6 +10,7 @@ use crate::caps;
 use crate::cgroup::{self, Cgroup, Hierarchy};
 use crate::cli::{Args, IdRange};
 use crate::error::{Error, Stage};
+use crate::log::dec;
 use crate::log::warning;
 use crate::packed;
 use crate::rootfs::{self, RootSwitch};
@@ -326,7 +327,7 @@ impl Plan {
             if args.net == crate::net::NetMode::Veth {
                 return Err(Error::usage(format!(
                     "--net veth needs root: barco runs as uid {}, and only root may add a link to the host's network",
-                    host.euid
+                    dec(host.euid)
                 )));
             }
         }
@@ -336,7 +337,7 @@ impl Plan {
                 check_name(n)?;
                 n.clone()
             }
-            None => host.pid.to_string(),
+            None => dec(host.pid).to_string(),
         };
         let asked = args.memory.is_some() || args.cpus.is_some() || args.cpu_weight.is_some() || args.pids.is_some();
         // The hierarchy now, for its errors and warnings; the cgroup itself
@@ -348,7 +349,7 @@ impl Plan {
                 return Err(Error::usage(format!(
                     "limits were asked for, but barco runs as uid {} and has no cgroup of its own to put them in \
                      (a writable cgroup v2 subtree delegated to it, such as a systemd user slice)",
-                    host.euid
+                    dec(host.euid)
                 )))
             }
             None if asked => {
@@ -360,7 +361,7 @@ impl Plan {
             None if rootless => {
                 warning!(
                     "barco runs as uid {} without a delegated cgroup: the container runs without limits",
-                    host.euid
+                    dec(host.euid)
                 );
                 None
             }
@@ -510,7 +511,7 @@ impl Plan {
         let rootfs_display = shown[Named::Rootfs as usize];
         shown[Named::Workdir as usize] = leak(workdir.to_string_lossy());
         shown[Named::Command as usize] = leak(command.to_string_lossy());
-        shown[Named::Ids as usize] = args.uid.to_string().leak();
+        shown[Named::Ids as usize] = dec(args.uid).to_string().leak();
         // Every C string at once (see `c_strings`): one early return, so
         // one copy of the code that drops everything planned so far.
         let (rootfs, hostname, workdir, argv, envp) = c_strings(rootfs, hostname, workdir, argv, env)?;
@@ -769,7 +770,7 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
     if FileType::from_raw_mode(fstat(&fd).map_err(fail)?.st_mode) != FileType::Directory {
         return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
     }
-    let link = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
+    let link = format!("/proc/self/fd/{}", dec(rustix::fd::AsRawFd::as_raw_fd(&fd)));
     match c_path(link.as_ref()).and_then(|link| readlinkat(CWD, &*link, Vec::new())) {
         Ok(path) if path.as_bytes().starts_with(b"/") => Ok(OsString::from_vec(path.into_bytes()).into()),
         // No /proc yet (a bare PID 1): the path as given, made absolute.
@@ -812,7 +813,7 @@ fn mountinfo_root_is_rootfs(mountinfo: &str) -> bool {
 /// be mapped, or setresuid inside would fail with EINVAL.
 fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), Error> {
     if map.len() > MAX_MAP_LINES {
-        return Err(Error::usage(format!("{option}: at most {MAX_MAP_LINES} ranges")));
+        return Err(Error::usage(format!("{option}: at most {} ranges", dec(MAX_MAP_LINES))));
     }
     let overlap = |a: u32, b: u32, n: u32, m: u32| a < b.saturating_add(m) && b < a.saturating_add(n);
     for (i, x) in map.iter().enumerate() {
@@ -828,9 +829,12 @@ fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), E
         let mut shown = String::new();
         for r in map {
             let sep = if shown.is_empty() { "" } else { ", " };
-            let _ = write!(shown, "{sep}{}..{}", r.inside, u64::from(r.inside) + u64::from(r.count) - 1);
+            let _ = write!(shown, "{sep}{}..{}", dec(r.inside), dec(u64::from(r.inside) + u64::from(r.count) - 1));
         }
-        return Err(Error::usage(format!("--uid {id} is outside the container {what}s that {option} maps ({shown})")));
+        return Err(Error::usage(format!(
+            "--uid {} is outside the container {what}s that {option} maps ({shown})",
+            dec(id)
+        )));
     }
     Ok(())
 }
@@ -840,7 +844,7 @@ fn check_map(map: &[IdRange], option: &str, what: &str, id: u32) -> Result<(), E
 pub fn map_text(map: &[IdRange]) -> Vec<u8> {
     let mut text = String::new();
     for r in map {
-        let _ = writeln!(text, "{} {} {}", r.inside, r.outside, r.count);
+        let _ = writeln!(text, "{} {} {}", dec(r.inside), dec(r.outside), dec(r.count));
     }
     text.into_bytes()
 }

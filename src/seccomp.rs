@@ -29,6 +29,7 @@
 //! # References
 //! - [seccomp(2)](https://man7.org/linux/man-pages/man2/seccomp.2.html)
 
+use crate::log::dec;
 use std::borrow::Cow;
 
 /// One classic BPF instruction, as the kernel's `struct sock_filter`.
@@ -75,7 +76,7 @@ pub fn default_program() -> Program {
 /// them, and a last one that returns.
 pub fn parse_program(bytes: &[u8]) -> Result<Vec<SockFilter>, String> {
     if bytes.is_empty() || bytes.len() % 8 != 0 {
-        return Err(format!("{} bytes is not a whole number of 8-byte BPF instructions", bytes.len()));
+        return Err(format!("{} bytes is not a whole number of 8-byte BPF instructions", dec(bytes.len())));
     }
     // Pushed in a loop: collected, 64 bytes more of `just tiny`.
     let mut program = Vec::with_capacity(bytes.len() / 8);
@@ -84,7 +85,7 @@ pub fn parse_program(bytes: &[u8]) -> Result<Vec<SockFilter>, String> {
         program.push(SockFilter { code: u16::from_ne_bytes([c[0], c[1]]), jt: c[2], jf: c[3], k });
     }
     if program.len() > MAX_INSTRUCTIONS {
-        return Err(format!("{} instructions; the kernel takes at most {MAX_INSTRUCTIONS}", program.len()));
+        return Err(format!("{} instructions; the kernel takes at most {}", dec(program.len()), dec(MAX_INSTRUCTIONS)));
     }
     if program.last().is_some_and(|i| i.code & 0x07 != 0x06) {
         return Err("the last instruction does not return (BPF_RET)".into());

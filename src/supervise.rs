@@ -7,6 +7,7 @@
 
 use crate::cgroup::{Cgroup, Made};
 use crate::error::{Error, Stage};
+use crate::log::dec;
 use crate::log::{self, debug, info, trace};
 use crate::plan::Plan;
 use crate::spawn::{self, Builder, Channel, Container, Failure, ParentEnd, Spread, ToParent};
@@ -47,7 +48,7 @@ pub fn run(plan: &'static Plan) -> Result<i32, Error> {
     }
     if plan.heap_audit {
         let n = sys::alloc::after_seal();
-        trace!("heap audit: {n} allocations after clone3 in the supervisor");
+        trace!("heap audit: {} allocations after clone3 in the supervisor", dec(n));
         if n > 0 {
             return Err(Error::step(Stage::HeapAudit, "in the supervisor"));
         }
@@ -81,7 +82,7 @@ fn run_in_cgroup(plan: &'static Plan, cgroup: &mut Option<Made>) -> Result<i32, 
     // builder: see `spawn::Spread`.
     let spread = Spread::decide(plan);
     let outcome = spawn::spawn(plan, chan, &spread).and_then(|(container, chan)| {
-        debug!("container's pid on the host is {}", container.pid);
+        debug!("container's pid on the host is {}", dec(container.pid));
         let stop = |e| {
             let _ = pidfd_send_signal(&container.pidfd, Signal::KILL);
             let _ = wait(&container);
@@ -129,7 +130,7 @@ fn run_in_cgroup(plan: &'static Plan, cgroup: &mut Option<Made>) -> Result<i32, 
 fn start_v1_cgroup(plan: &'static Plan, c: &Container, chan: &ParentEnd, made: &mut Option<Made>) -> Result<(), Error> {
     let Some(cg) = plan.cgroup.as_ref().filter(|cg| cg.joined_by_child()) else { return Ok(()) };
     *made = Some(make_cgroup(cg)?);
-    debug!("the container (pid {}) joins its cgroups itself", c.pid);
+    debug!("the container (pid {}) joins its cgroups itself", dec(c.pid));
     told(chan.cgroup_ready())
 }
 
@@ -340,7 +341,7 @@ fn supervise(
         return Err(e);
     }
     if let Some(sig) = interrupted {
-        debug!("setup interrupted by signal {sig}");
+        debug!("setup interrupted by signal {}", dec(sig));
         return Ok(128 + sig as i32);
     }
     Ok(status)
@@ -401,11 +402,11 @@ fn read_signal(sigfd: &OwnedFd) -> Result<Option<u32>, Error> {
 fn forward(signo: u32, c: &Container, setting_up: bool) -> Option<u32> {
     let sig = Signal::from_named_raw(signo as i32)?;
     if setting_up && signo != k::SIGWINCH {
-        debug!("signal {signo} during setup: stopping the container");
+        debug!("signal {} during setup: stopping the container", dec(signo));
         let _ = pidfd_send_signal(&c.pidfd, Signal::KILL);
         return Some(signo);
     }
-    debug!("forwarding signal {signo} to the container");
+    debug!("forwarding signal {} to the container", dec(signo));
     // ESRCH: the container has just ended; its exit is on its way.
     let _ = pidfd_send_signal(&c.pidfd, sig);
     None
@@ -438,11 +439,11 @@ fn child_failed(plan: &Plan, f: Failure) -> Failure {
 fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
     match (exit, signal) {
         (Some(code), _) => {
-            debug!("container exited with {code}");
+            debug!("container exited with {}", log::dec(code));
             Some(code)
         }
         (None, Some(sig)) => {
-            debug!("container was killed by signal {sig}");
+            debug!("container was killed by signal {}", log::dec(sig));
             Some(128 + sig)
         }
         (None, None) => None,

@@ -26,6 +26,7 @@
 
 use crate::cli::IdRange;
 use crate::error::{Error, Stage};
+use crate::log::dec;
 use crate::plan::{c_path, read_text, Host};
 use crate::sys;
 use core::ffi::c_char;
@@ -87,13 +88,13 @@ pub fn refused(host: &Host) -> String {
         format!(
             "as uid {}: a seccomp filter around barco (Seccomp: 2 in /proc/self/status) refused the namespaces; \
              run barco outside it, or have it allow clone3 and user namespaces",
-            host.euid
+            dec(host.euid)
         )
     } else {
         format!(
             "as uid {}: the kernel refused a user namespace (check user.max_user_namespaces, {}, \
              kernel.unprivileged_userns_clone, and AppArmor's profile for barco)",
-            host.euid,
+            dec(host.euid),
             max.trim_ascii()
         )
     }
@@ -131,7 +132,8 @@ impl Helpers {
         let need = format!(
             "--uid-map/--gid-map beyond your own uid {} and gid {} need newuidmap and newgidmap \
              (Debian's uidmap package) and ranges for you in /etc/subuid and /etc/subgid",
-            host.euid, host.egid
+            dec(host.euid),
+            dec(host.egid)
         );
         let find = |name: &str| {
             HELPER_DIRS
@@ -148,7 +150,7 @@ impl Helpers {
         for file in needed.iter().filter(|n| n.1).map(|n| n.0) {
             let id = host.euid;
             if !has_range(&read_text(file).unwrap_or_default(), user.as_deref(), id) {
-                let who = user.clone().unwrap_or_else(|| id.to_string());
+                let who = user.clone().unwrap_or_else(|| dec(id).to_string());
                 return Err(Error::usage(format!("{need}; {file} has no range for {who}")));
             }
         }
@@ -159,7 +161,7 @@ impl Helpers {
             let mut args = Vec::new();
             for r in map {
                 for n in [r.inside, r.outside, r.count] {
-                    args.push(CString::new(n.to_string().into_bytes()).unwrap_or_default());
+                    args.push(CString::new(dec(n).to_string().into_bytes()).unwrap_or_default());
                 }
             }
             Helper { shown: path.clone().leak(), path: CString::new(path.into_bytes()).unwrap_or_default(), args }
@@ -228,7 +230,7 @@ fn user_name(uid: u32) -> Option<String> {
     passwd.lines().find_map(|l| {
         let mut f = l.split(':');
         let (name, _, id) = (f.next()?, f.next()?, f.next()?);
-        (id == uid.to_string()).then(|| name.to_string())
+        (id == dec(uid).to_string()).then(|| name.to_string())
     })
 }
 
@@ -237,7 +239,7 @@ fn user_name(uid: u32) -> Option<String> {
 fn has_range(text: &str, name: Option<&str>, id: u32) -> bool {
     text.lines().any(|l| {
         let owner = l.split(':').next().unwrap_or("");
-        !owner.is_empty() && (Some(owner) == name || owner == id.to_string()) && l.split(':').count() == 3
+        !owner.is_empty() && (Some(owner) == name || owner == dec(id).to_string()) && l.split(':').count() == 3
     })
 }
 
