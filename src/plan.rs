@@ -9,6 +9,7 @@
 use crate::caps;
 use crate::cgroup::{self, Cgroup, Hierarchy};
 use crate::cli::{Args, IdRange};
+use crate::cold::{msg, msg_fmt};
 use crate::error::{Error, Stage};
 use crate::log::dec;
 use crate::log::warning;
@@ -346,17 +347,17 @@ impl Plan {
             _ if args.no_cgroup => None,
             Some(h) => Some(h),
             None if asked && rootless => {
-                return Err(Error::usage(format!(
+                return Err(Error::usage(msg_fmt!(
                     "limits were asked for, but barco runs as uid {} and has no cgroup of its own to put them in \
                      (a writable cgroup v2 subtree delegated to it, such as a systemd user slice)",
                     dec(host.euid)
                 )))
             }
             None if asked => {
-                return Err(Error::usage(
+                return Err(Error::usage(msg!(
                     "limits were asked for, but this host has no cgroup v2 with the memory, cpu and pids \
-                     controllers, nor v1 hierarchies of them",
-                ))
+                     controllers, nor v1 hierarchies of them"
+                )))
             }
             None if rootless => {
                 warning!(
@@ -441,9 +442,10 @@ impl Plan {
         for (dir, wanted) in [("proc", true), ("dev", true), ("sys", args.sys)] {
             let at = rootfs.join(dir);
             if wanted && file_type(&at) == Some(rustix::fs::FileType::Symlink) {
-                return Err(Error::usage(format!(
-                    "rootfs '{}': /{dir} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
-                    rootfs.to_string_lossy()
+                return Err(Error::usage(msg_fmt!(
+                    "rootfs '{}': /{} is a symlink; barco mounts onto it and will not follow it out of the rootfs",
+                    rootfs.to_string_lossy(),
+                    dir
                 )));
             }
         }
@@ -768,7 +770,7 @@ fn resolve_rootfs(root: &OsStr) -> Result<std::path::PathBuf, Error> {
         .and_then(|root| openat(CWD, &*root, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()))
         .map_err(fail)?;
     if FileType::from_raw_mode(fstat(&fd).map_err(fail)?.st_mode) != FileType::Directory {
-        return Err(Error::usage(format!("rootfs '{shown}' is not a directory")));
+        return Err(Error::usage(msg_fmt!("rootfs '{}' is not a directory", shown)));
     }
     let link = format!("/proc/self/fd/{}", dec(rustix::fd::AsRawFd::as_raw_fd(&fd)));
     match c_path(link.as_ref()).and_then(|link| readlinkat(CWD, &*link, Vec::new())) {
@@ -873,7 +875,7 @@ fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> R
             None => (bytes, None),
         };
         if key.is_empty() {
-            return Err(Error::usage(format!(
+            return Err(Error::usage(msg_fmt!(
                 "--env '{}': expected KEY=VALUE with a non-empty KEY",
                 e.to_string_lossy()
             )));
