@@ -218,7 +218,8 @@ fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     rules
 }
 
-/// Gathers the texts of every `msg!`, `msg_id!` and `msg_fmt!` in
+/// Gathers the texts of every `msg!`, `msg_id!` and `msg_fmt!`, and of
+/// every `info!`, `debug!` and `trace!` given a text alone, in
 /// `src` (see `src/cold.rs`), in the order of the files' names and then of
 /// their lines, after `--help`'s text (`src/usage.txt`), which is number 0.
 /// Writes them separated by NULs and packed to `cold.lz`; and `cold.rs`,
@@ -248,13 +249,18 @@ fn cold_texts(out_dir: &std::path::Path) {
     for file in &files {
         let source = std::fs::read_to_string(file).expect("reading a source file");
         let mut found = Vec::new();
-        for name in ["msg!(", "msg_id!(", "msg_fmt!("] {
+        for name in ["msg!(", "msg_id!(", "msg_fmt!(", "info!(", "debug!(", "trace!("] {
+            // A log line is a cold text only if it is a text alone.
+            let alone = !name.starts_with("msg");
             for (at, _) in source.match_indices(name) {
                 let line_start = source[..at].rfind('\n').map_or(0, |n| n + 1);
                 let start = at + name.len();
                 let literal = start + source[start..].len() - source[start..].trim_start().len();
                 if !source[line_start..at].trim_start().starts_with("//") && source[literal..].starts_with('"') {
-                    found.push(literal);
+                    let after = source[literal + literal_at(&source[literal..]).len()..].trim_start();
+                    if !alone || after.starts_with(')') {
+                        found.push(literal);
+                    }
                 }
             }
         }

@@ -671,8 +671,8 @@ impl Cgroup {
                 let (parent, name) = (Lossy(parent.to_bytes()), Lossy(e.file_name().to_bytes()));
                 // EWOULDBLOCK: a barco of another PID namespace's.
                 match remove_unclaimed(dir.as_fd(), e.file_name()) {
-                    Ok(()) => debug!("removed the stale cgroup {parent}/{name}"),
-                    Err(err) => debug!("stale cgroup {parent}/{name}: {}", strerror(err)),
+                    Ok(()) => debug!("removed the stale cgroup {}/{}", parent, name),
+                    Err(err) => debug!("stale cgroup {}/{}: {}", parent, name, strerror(err)),
                 }
             }
         }

@@ -11,7 +11,7 @@
 
 use crate::caps;
 use crate::error::Stage;
-use crate::log::{self, info};
+use crate::log;
 use crate::net::{self, NetMode, Past};
 use crate::plan::{Plan, Step};
 use crate::reaper;
@@ -257,7 +257,8 @@ fn fork_command() -> Result<Option<u32>, Errno> {
 fn exec_command(plan: &Plan) -> Failure {
     match prepare_exec(plan) {
         Ok(()) => {
-            info!("### BARCONTAINER STARTING - type 'exit' to quit ###");
+            // Not a cold text (`log::info!`): the child does not unpack them.
+            log::log_at!(log::Level::Info, "### BARCONTAINER STARTING - type 'exit' to quit ###");
             log::stage("seccomp loaded");
             exec(plan)
         }

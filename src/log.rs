@@ -162,6 +162,14 @@ fn clock(secs: i64) -> [u8; 9] {
     clock
 }
 
+/// [`emit`] for a line that is a cold text alone (see `cold`): only its
+/// number at each call, and the text unpacked only when shown.
+pub fn emit_cold(site: Site, n: usize) {
+    if enabled(site.level()) {
+        emit(site, format_args!("{}", crate::cold::text(n)));
+    }
+}
+
 /// At trace level or with `BARCO_STAGES=1`, one `stage NAME at N us` line
 /// with the monotonic clock in microseconds, for `just bench`'s per-stage
 /// breakdown. Costs one atomic load when off. No heap: the child calls it
@@ -275,13 +283,28 @@ macro_rules! log_at {
         }
     };
 }
+/// A line of info, debug or trace. A text alone is a cold one (see
+/// `cold`), which may not capture names (the build says so); a format
+/// string with arguments is not, nor are warnings (shown by default, as
+/// `--seccomp none` does on every run of its `just bench` control).
+macro_rules! log_cold {
+    ($level:expr, $text:literal) => {
+        $crate::log::emit_cold(
+            const { $crate::log::Site::new($level, file!(), line!()) },
+            const { $crate::cold::id_with_holes($text, 0) },
+        )
+    };
+    ($level:expr, $($arg:tt)*) => {
+        $crate::log::log_at!($level, $($arg)*)
+    };
+}
 #[allow(unused_macros)]
 macro_rules! warning { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Warn, $($arg)*) }; }
-macro_rules! info { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Info, $($arg)*) }; }
-macro_rules! debug { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Debug, $($arg)*) }; }
-macro_rules! trace { ($($arg:tt)*) => { $crate::log::log_at!($crate::log::Level::Trace, $($arg)*) }; }
+macro_rules! info { ($($arg:tt)*) => { $crate::log::log_cold!($crate::log::Level::Info, $($arg)*) }; }
+macro_rules! debug { ($($arg:tt)*) => { $crate::log::log_cold!($crate::log::Level::Debug, $($arg)*) }; }
+macro_rules! trace { ($($arg:tt)*) => { $crate::log::log_cold!($crate::log::Level::Trace, $($arg)*) }; }
 #[allow(unused_imports)]
-pub(crate) use {debug, info, log_at, trace, warning};
+pub(crate) use {debug, info, log_at, log_cold, trace, warning};
 
 #[cfg(test)]
 mod tests {

@@ -93,8 +93,8 @@ pub fn report() {
     for (i, &(fstype, target, _, _)) in MOUNTS.iter().enumerate() {
         let (name, at) = (fstype.to_string_lossy(), target.to_string_lossy());
         match OUTCOMES[i].load(Relaxed) {
-            1 => debug!("mounted {name} on {at}"),
-            0 => debug!("{at} was already mounted"),
+            1 => debug!("mounted {} on {}", name, at),
+            0 => debug!("{} was already mounted", at),
             e => warning!("mounting {name} on {at}: {}", strerror(rustix::io::Errno::from_raw_os_error(-e))),
         }
     }
