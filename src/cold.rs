@@ -127,7 +127,7 @@ macro_rules! msg_id {
 macro_rules! msg_fmt {
     ($text:literal $(, $arg:expr)* $(,)?) => {
         $crate::cold::Filled::new(
-            const { $crate::cold::id_with_holes($text, [$(stringify!($arg)),*].len()) },
+            const { $crate::cold::id_with_holes($text, <[&str]>::len(&[$(stringify!($arg)),*])) },
             &[$(&$arg),*],
         )
     };
