@@ -244,10 +244,13 @@ fn cold_texts(out_dir: &std::path::Path) {
     files.sort();
     let usage = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/usage.txt");
     let mut texts = std::fs::read(&usage).expect("reading src/usage.txt");
+    assert!(!texts.contains(&0), "src/usage.txt holds a NUL");
     let mut table = format!("pub const TEXTS: [&str; N] = [\n    include_str!({:?}),\n", usage.display());
     let mut n = 1;
     for file in &files {
         let source = std::fs::read_to_string(file).expect("reading a source file");
+        // rustc reads a CRLF in a literal as LF; this reader does not.
+        assert!(!source.contains('\r'), "{}: a carriage return", file.display());
         let mut found = Vec::new();
         for name in ["msg!(", "msg_id!(", "msg_fmt!(", "info!(", "debug!(", "trace!("] {
             // A log line is a cold text only if it is a text alone.
@@ -321,8 +324,9 @@ fn unescape(literal: &str) -> Vec<u8> {
                 let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
                 out.push(char::from_u32(u32::from_str_radix(&hex, 16).expect("a \\u escape")).unwrap());
             }
+            // rustc skips these four only after a line continuation.
             '\n' => {
-                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                while chars.peek().is_some_and(|c| [' ', '\t', '\n', '\r'].contains(c)) {
                     chars.next();
                 }
             }
