@@ -709,8 +709,8 @@ impl Cgroup {
     /// failure, back out again. No heap: the error borrows its subject
     /// from the plan.
     pub fn join(&'static self) -> Result<(), Error> {
-        let mut buf = [0u8; 10];
-        let pid = crate::log::decimal(own_pid(), &mut buf);
+        let mut buf = [0u8; 20];
+        let pid = crate::log::decimal(own_pid().into(), &mut buf);
         for (procs, shown) in self.join.iter().zip(&self.join_display) {
             if let Err(e) = write_kernel_file(procs, pid) {
                 self.leave();
@@ -722,8 +722,8 @@ impl Cgroup {
 
     /// Moves barco back to where it was. No heap.
     pub fn leave(&self) {
-        let mut buf = [0u8; 10];
-        let pid = crate::log::decimal(own_pid(), &mut buf);
+        let mut buf = [0u8; 20];
+        let pid = crate::log::decimal(own_pid().into(), &mut buf);
         for procs in &self.home {
             if let Err(e) = write_kernel_file(procs, pid) {
                 warning!("cgroup: moving barco back to {}: {}", Lossy(procs.to_bytes()), strerror(e));

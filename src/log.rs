@@ -183,7 +183,7 @@ pub fn stage(name: &str) {
 }
 
 /// `n` in decimal, in `buf`, without allocating.
-pub fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -246,21 +246,11 @@ impl<T: Integer> fmt::Display for Dec<T> {
     }
 }
 
-fn write_decimal(mut n: u64, negative: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (mut buf, mut i) = ([0; 21], 21);
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+fn write_decimal(n: u64, negative: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if negative {
-        i -= 1;
-        buf[i] = b'-';
+        f.write_str("-")?;
     }
-    f.write_str(core::str::from_utf8(&buf[i..]).unwrap_or_default())
+    f.write_str(core::str::from_utf8(decimal(n, &mut [0; 20])).unwrap_or_default())
 }
 
 /// Writes one plain line to stderr (used for the final error message).
@@ -361,10 +351,11 @@ mod tests {
 
     #[test]
     fn decimals() {
-        let mut b = [0; 10];
+        let mut b = [0; 20];
         assert_eq!(decimal(0, &mut b), b"0");
         assert_eq!(decimal(4194304, &mut b), b"4194304");
-        assert_eq!(decimal(u32::MAX, &mut b), b"4294967295");
+        assert_eq!(decimal(u32::MAX.into(), &mut b), b"4294967295");
+        assert_eq!(decimal(u64::MAX, &mut b), b"18446744073709551615");
     }
 
     #[test]

@@ -517,8 +517,8 @@ pub fn write_kernel_file(path: &CStr, text: &[u8]) -> Result<(), Errno> {
 
 /// Formats `/proc/PID/FILE` into `buf`, without allocating.
 fn proc_path<'a>(buf: &'a mut [u8; 64], pid: u32, file: &[u8]) -> &'a CStr {
-    let mut digits = [0u8; 10];
-    let digits = log::decimal(pid, &mut digits);
+    let mut digits = [0u8; 20];
+    let digits = log::decimal(pid.into(), &mut digits);
     let mut len = 0;
     for part in [b"/proc/".as_slice(), digits, b"/", file, b"\0"] {
         buf[len..len + part.len()].copy_from_slice(part);

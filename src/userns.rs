@@ -184,8 +184,8 @@ const MAX_ARGS: usize = 340 * 3 + 3;
 
 impl Helper {
     fn run(&self, pid: u32) -> Result<(), Errno> {
-        let mut ten = [0u8; 10];
-        let digits = crate::log::decimal(pid, &mut ten);
+        let mut buf = [0u8; 20];
+        let digits = crate::log::decimal(pid.into(), &mut buf);
         // Ten digits at most, and a NUL after them: a C string as it is,
         // with no CStr check that could only pass.
         let mut arg = [0u8; 11];
