@@ -187,7 +187,9 @@ pub fn weight_to_shares(weight: u64) -> u64 {
     2 + (weight - 1) * 262_142 / 9_999
 }
 
-/// The limits asked for, checked as the kernel would.
+/// The limits asked for, checked as the kernel would. Not inlined into
+/// `Plan::from_args`, its one caller: 0.1 KB of `just tiny`.
+#[inline(never)]
 pub fn limits(a: &Args) -> Result<Limits, Error> {
     let size = |v: &Option<String>, option: &str| -> Result<Option<Option<u64>>, Error> {
         match v {
@@ -229,6 +231,8 @@ pub fn limits(a: &Args) -> Result<Limits, Error> {
 }
 
 /// A container name: what `--name` may be, and what the cgroup is called.
+/// Not inlined into `Plan::from_args`: 0.1 KB of `just tiny`.
+#[inline(never)]
 pub fn check_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 64

@@ -332,10 +332,10 @@ impl Plan {
                 )));
             }
         }
-        let limits = cgroup_limits(args)?;
+        let limits = cgroup::limits(args)?;
         let name = match &args.name {
             Some(n) => {
-                check_name(n)?;
+                cgroup::check_name(n)?;
                 n.clone()
             }
             None => dec(host.pid).to_string(),
@@ -694,19 +694,6 @@ const SUBJECTS: [Named; Stage::ALL.len()] = {
 #[inline(never)]
 fn plan_cgroup(h: Option<&Hierarchy>, name: &str, limits: &cgroup::Limits) -> Option<Cgroup> {
     h.map(|h| cgroup::plan(h, name, limits))
-}
-
-/// [`cgroup::limits`] and [`cgroup::check_name`], kept out of line:
-/// inlined into `Plan::from_args`, their one caller, they were 0.1 KB
-/// more of `just tiny` each. (The attribute on them would do the same.)
-#[inline(never)]
-fn cgroup_limits(args: &Args) -> Result<cgroup::Limits, Error> {
-    cgroup::limits(args)
-}
-
-#[inline(never)]
-fn check_name(name: &str) -> Result<(), Error> {
-    cgroup::check_name(name)
 }
 
 /// The plan's C strings and execve's arrays, for `Plan::from_args`, or
