@@ -363,9 +363,6 @@ fn usage(e: lexopt::Error) -> Error {
             let value = value.to_string_lossy();
             msg_fmt!("unexpected argument for option '{}': '{}' (see barco --help)", option, value).string()
         }
-        UnexpectedArgument(value) => {
-            msg_fmt!("unexpected argument '{}' (see barco --help)", value.to_string_lossy()).string()
-        }
         _ => msg!("invalid arguments (see barco --help)").into(),
     })
 }
