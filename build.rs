@@ -20,7 +20,7 @@
 //! it to eBPF, JITs it, and runs it over every syscall number to cache the
 //! ones it always allows: seccomp_cache_prepare() in kernel/seccomp.c).
 //! seccompiler's linear chain over every rule was 389 instructions, and a
-//! syscall without a rule ran all of them; this program is a third of that.
+//! syscall without a rule ran all of them; this program is 183.
 //!
 //! The numbers are x86_64's (barco's raw syscalls are x86_64-only); the unit
 //! tests in `src/seccomp.rs` check each against linux-raw-sys.
@@ -195,26 +195,32 @@ fn rule(conditions: Vec<SeccompCondition>) -> SeccompRule {
     SeccompRule::new(conditions).expect("a valid rule")
 }
 
-/// Any of `bits` set in argument `arg`.
-fn any_bit(arg: u8, bits: &[u64]) -> Vec<SeccompRule> {
-    bits.iter().map(|&b| rule(vec![on(arg, SeccompCmpOp::MaskedEq(b), b)])).collect()
+/// None of `bits` set in argument `arg`: one masked comparison, where a
+/// rule per bit, each matching when its bit is set, took six instructions
+/// a bit.
+fn no_bit(arg: u8, bits: &[u64]) -> Vec<SeccompRule> {
+    let mask = bits.iter().fold(0, |m, b| m | b);
+    vec![rule(vec![on(arg, SeccompCmpOp::MaskedEq(mask), 0)])]
 }
 
+/// The rules say when a call is allowed: the chain returns ALLOW when one
+/// matches, and ERRNO(EPERM) otherwise (see `main`). Written the other way
+/// round, as the arguments that deny a call, they were a rule per bit or
+/// value, and the chain was 191 instructions instead of 95.
 fn rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     let mut rules = BTreeMap::new();
     let setid = [S_ISUID, S_ISGID];
-    rules.insert(90, any_bit(1, &setid)); // chmod(path, mode)
-    rules.insert(91, any_bit(1, &setid)); // fchmod(fd, mode)
-    rules.insert(268, any_bit(2, &setid)); // fchmodat(dirfd, path, mode)
-    rules.insert(452, any_bit(2, &setid)); // fchmodat2(dirfd, path, mode, flags)
+    rules.insert(90, no_bit(1, &setid)); // chmod(path, mode)
+    rules.insert(91, no_bit(1, &setid)); // fchmod(fd, mode)
+    rules.insert(268, no_bit(2, &setid)); // fchmodat(dirfd, path, mode)
+    rules.insert(452, no_bit(2, &setid)); // fchmodat2(dirfd, path, mode, flags)
     let mut unshare = NAMESPACES_CLONE.to_vec();
     unshare.push(CLONE_NEWTIME);
-    rules.insert(272, any_bit(0, &unshare)); // unshare(flags)
-    rules.insert(56, any_bit(0, &NAMESPACES_CLONE)); // clone(flags, ...)
-    rules
-        .insert(16, vec![rule(vec![on(1, SeccompCmpOp::Eq, TIOCSTI)]), rule(vec![on(1, SeccompCmpOp::Eq, TIOCLINUX)])]);
-    rules.insert(41, vec![rule(vec![on(0, SeccompCmpOp::Eq, AF_ALG)]), rule(vec![on(0, SeccompCmpOp::Eq, AF_VSOCK)])]);
-    rules.insert(135, vec![rule(PERSONALITY_SAFE.iter().map(|&v| on(0, SeccompCmpOp::Ne, v)).collect())]);
+    rules.insert(272, no_bit(0, &unshare)); // unshare(flags)
+    rules.insert(56, no_bit(0, &NAMESPACES_CLONE)); // clone(flags, ...)
+    rules.insert(16, vec![rule(vec![on(1, SeccompCmpOp::Ne, TIOCSTI), on(1, SeccompCmpOp::Ne, TIOCLINUX)])]);
+    rules.insert(41, vec![rule(vec![on(0, SeccompCmpOp::Ne, AF_ALG), on(0, SeccompCmpOp::Ne, AF_VSOCK)])]);
+    rules.insert(135, PERSONALITY_SAFE.iter().map(|&v| rule(vec![on(0, SeccompCmpOp::Eq, v)])).collect());
     rules
 }
 
@@ -433,7 +439,7 @@ fn main() {
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     assert_eq!(arch, "x86_64", "barco's seccomp filter lists x86_64 syscall numbers only");
 
-    let filter = SeccompFilter::new(rules(), SeccompAction::Allow, SeccompAction::Errno(EPERM), TargetArch::x86_64)
+    let filter = SeccompFilter::new(rules(), SeccompAction::Errno(EPERM), SeccompAction::Allow, TargetArch::x86_64)
         .expect("a valid seccomp filter");
     let mut program: BpfProgram = filter.try_into().expect("compiling the seccomp filter");
 
