@@ -327,6 +327,12 @@ def main():
     ratios = [(peer, med[peer] / b) for peer in ("bwrap", "crun", "runc", "unshare")]
     floor_ratio = b / med["floor"]
     print("ratios (peer median / barco median):", ", ".join(f"{p} {r:.2f}x" for p, r in ratios))
+    # The same isolation: bwrap and this crun bundle make no cgroup and load
+    # no seccomp filter; runc makes cgroups but loads no filter.
+    same = [("bwrap", med["bwrap"] / med["barco, neither"]), ("crun", med["crun"] / med["barco, neither"]),
+            ("runc", med["runc"] / med["barco --seccomp none"])]
+    print("same isolation (bwrap, crun / barco, neither; runc / barco --seccomp none):",
+          ", ".join(f"{p} {r:.2f}x" for p, r in same))
     rootless_ratio = med["bwrap, rootless"] / med["barco, rootless"]
     print(f"rootless: bwrap / barco {rootless_ratio:.2f}x")
     print(f"barco / floor: {floor_ratio:.2f}x")
@@ -393,6 +399,12 @@ def main():
            f"{dict(ratios)['runc']:.2f}x than runc; {floor_ratio:.2f}x the floor (bench/floor.c: clone3, the maps, "
            "the bind, /proc, pivot_root and execve, nothing else). Run by an unprivileged user (uid 4321, "
            f"hyperfine itself under setpriv), barco is {rootless_ratio:.2f}x faster than bwrap.", "",
+           "By default barco does more than bwrap and this crun bundle: it makes a cgroup with limits and loads",
+           "a seccomp filter, and neither of them does. Without those two (`barco --cgroup none --seccomp none`,",
+           "which still masks /proc's paths as crun does and bwrap does not), barco is "
+           f"{dict(same)['bwrap']:.2f}x faster than bwrap and",
+           f"{dict(same)['crun']:.2f}x than crun. runc makes cgroups but loads no filter: against "
+           f"`barco --seccomp none` it is {dict(same)['runc']:.2f}x slower.", "",
            "![start-up](startup.svg)", "",
            "## Controls, interleaved", "",
            f"hyperfine runs one launcher {RUNS} times back to back, so each run also pays for the kernel's deferred",
