@@ -386,6 +386,19 @@ def main():
     after = host_state()
     print(f"  1000 sequential runs: {seq:.2f} s ({seq:.3f} ms each), {seq_failed} failed")
     print(f"  host before {before}, after {after}")
+    # The open files are the whole machine's (file-nr), and move with
+    # whatever else runs: a leak of one per container would add as many
+    # as there were containers.
+    containers = sum(c * (240 // c) for c in (1, 2, 8)) + 1000
+    grown = after["open files"] - before["open files"]
+    leaked = [k for k in ("mounts", "barco cgroups", "barco processes") if after[k] != before[k]]
+    if leaked or grown >= containers // 10:
+        sys.exit(f"bench: something leaked over {containers} containers: before {before}, after {after}")
+    leaks = (f"{containers} containers ran; afterwards the mounts, barco's cgroups and processes are as "
+             f"before, and the machine's open files (`/proc/sys/fs/file-nr`, which moves with everything "
+             f"else that runs) changed by {grown:+d}, where a leak of one file per container would add "
+             f"{containers}.")
+    print(f"  {leaks}")
 
     md = [f"# barco benchmark results", "",
           f"Taken {when} on this project's development VM: kernel {kernel}, {os.cpu_count()} CPUs ({cpu}),",
@@ -445,7 +458,7 @@ def main():
     md += ["", "## Throughput", "", "| launchers | containers/s | failed |", "|---|---|---|"]
     md += [f"| {c} | {rate:.1f} | {failed} |" for c, rate, elapsed, failed in tp]
     md += ["", f"1000 sequential runs: {seq:.2f} s, {seq_failed} failed.", "",
-           f"Host before: {before}; after: {after}.", ""]
+           f"Host before: {before}; after: {after}. {leaks}", ""]
     (OUT / "results.md").write_text("\n".join(md))
     svg(startup, OUT / "startup.svg")
     print("bench: wrote bench/results.md and bench/startup.svg")
