@@ -13,6 +13,7 @@ Nothing here asserts a time: these are measurements, not tests.
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -253,9 +254,9 @@ def check_ablation():
 
 
 def interleaved(n):
-    """barco's variants, and the floor, run in turn, n rounds, so that drift
-    on a noisy VM (and the kernel's deferred teardown of earlier runs) falls
-    on all of them alike. Times include Python's fork and exec, the same
+    """barco's variants, and the floor, run in turn, n rounds, each in a new
+    order, so that drift on a noisy VM (and the kernel's deferred teardown
+    of earlier runs) falls on all of them alike. Times include Python's fork and exec, the same
     for each. Then the ablation build: each step skipped alone, and all of
     them with neither cgroup nor seccomp, against the floor."""
     neither = ["--cgroup", "none", "--seccomp", "none"]
@@ -264,18 +265,22 @@ def interleaved(n):
                 "ablation build, nothing skipped": ([], "")}
     variants.update({f"without {step}": ([], step) for step in STEPS})
     variants["without any, and neither"] = (neither, ",".join(STEPS))
-    times = {k: [] for k in [*variants, "floor"]}
+    commands = {name: ([str(BARCO if skip is None else ABLATION), "-m", str(ROOTFS), *extra, "--", "/bin/true"],
+                       {"BARCO_ABLATE": skip} if skip else {}) for name, (extra, skip) in variants.items()}
+    commands["floor"] = ([str(FLOOR), str(ROOTFS), "/bin/true"], {})
+    times = {k: [] for k in commands}
+    # Each round in a new order: a run pays for the kernel's deferred
+    # teardown of the one before it (a network namespace, v1 memory
+    # cgroups), and in a fixed order each variant would always follow the
+    # same one (`--cgroup none` would pay for barco's cgroups every time).
+    order, shuffle = list(commands), random.Random(7).shuffle
     for _ in range(n):
-        for name, (extra, skip) in variants.items():
-            binary = BARCO if skip is None else ABLATION
-            env = {"BARCO_ABLATE": skip} if skip else {}
+        shuffle(order)
+        for name in order:
+            argv, env = commands[name]
             t = time.perf_counter()
-            subprocess.run([str(binary), "-m", str(ROOTFS), *extra, "--", "/bin/true"], env=env,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(argv, env=env, stderr=subprocess.DEVNULL)
             times[name].append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        subprocess.run([str(FLOOR), str(ROOTFS), "/bin/true"])
-        times["floor"].append((time.perf_counter() - t) * 1000)
     medians = {k: statistics.median(v) for k, v in times.items()}
     # A step's cost: the median of each round's difference, so that drift
     # between rounds cancels out.
@@ -423,7 +428,8 @@ def main():
            f"hyperfine runs one launcher {RUNS} times back to back, so each run also pays for the kernel's deferred",
            "teardown of the one before (network namespaces, v1 memory cgroups), and drift on this VM falls on",
            f"whichever launcher runs then. Here barco's four variants, the ablation build's below and the floor",
-           f"run in turn, {rounds} rounds, timed from Python (its fork and exec included, alike for all):", "",
+           f"run in turn, each round in a new order, {rounds} rounds, timed from Python (its fork and exec included,",
+           "alike for all):", "",
            "| variant | median ms |", "|---|---|"] + [f"| {k} | {v:.2f} |" for k in
                                                        ("barco", "barco --cgroup none", "barco --seccomp none",
                                                         "barco, neither") for v in [controls[k]]] + ["",
