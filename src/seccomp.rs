@@ -298,6 +298,62 @@ mod tests {
         assert_eq!(call(k::__NR_personality, &[0x0040_0000]), RET_EPERM, "ADDR_NO_RANDOMIZE");
     }
 
+    /// Every argument rule against the deny-list it stands for, over
+    /// values that reach each bit and each listed value: a flag dropped
+    /// from a mask, or a value added to or dropped from a list, fails here.
+    #[test]
+    fn argument_rules_deny_exactly_their_list() {
+        const NS: u32 = k::CLONE_NEWNS
+            | k::CLONE_NEWCGROUP
+            | k::CLONE_NEWUTS
+            | k::CLONE_NEWIPC
+            | k::CLONE_NEWUSER
+            | k::CLONE_NEWPID
+            | k::CLONE_NEWNET;
+        const SETID: u32 = k::S_ISUID | k::S_ISGID;
+        const SAFE: [u32; 5] = [0, 8, 0x20000, 0x20008, 0xffff_ffff];
+        /// A syscall's number, the argument its rule reads, and whether a
+        /// value of that argument's low 32 bits is denied.
+        type Rule = (u32, usize, fn(u32) -> bool);
+        let rules: [Rule; 9] = [
+            (k::__NR_chmod, 1, |v| v & SETID != 0),
+            (k::__NR_fchmod, 1, |v| v & SETID != 0),
+            (k::__NR_fchmodat, 2, |v| v & SETID != 0),
+            (k::__NR_fchmodat2, 2, |v| v & SETID != 0),
+            (k::__NR_clone, 0, |v| v & NS != 0),
+            (k::__NR_unshare, 0, |v| v & (NS | k::CLONE_NEWTIME) != 0),
+            (k::__NR_ioctl, 1, |v| v == 0x5412 || v == 0x541C),
+            (k::__NR_socket, 0, |v| v == 38 || v == 40),
+            (k::__NR_personality, 0, |v| !SAFE.contains(&v)),
+        ];
+        let mut values: Vec<u32> = (0..=0xffff).collect();
+        for b in 0..32 {
+            for c in 0..32 {
+                values.push(1 << b | 1 << c);
+            }
+            for v in [0x5412, 0x541C, 38, 40, 8, 0x20000, 0x20008, 0xffff_ffff, 0x11, 0x003d_0f00] {
+                values.push(v ^ 1 << b);
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            values.push(seed as u32);
+        }
+        for (nr, arg, denied) in rules {
+            for &v in &values {
+                let want = if denied(v) { RET_EPERM } else { RET_ALLOW };
+                for high in [0, 1, 0xffff_ffff] {
+                    let mut args = [0; 6];
+                    args[arg] = u64::from(v) | high << 32;
+                    assert_eq!(call(nr, &args), want, "syscall {nr}, argument {arg} = {:#x}", args[arg]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn high_bits_and_x32_do_not_slip_through() {
         // The kernel reads only the low 32 bits of these arguments.
