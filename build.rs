@@ -2,9 +2,11 @@
 //! writes it to `$OUT_DIR/seccomp_filter.rs` as a static array that
 //! `src/seccomp.rs` loads with the raw `seccomp(2)` call.
 //!
-//! seccompiler gives every matched rule one action (EPERM here) and checks
-//! only `arch == AUDIT_ARCH_X86_64`, which x32 syscalls pass too. So after
-//! its 3-instruction architecture check this splices in:
+//! seccompiler gives every matched rule one action and every other call
+//! another (here a matched rule allows the call and the rest get EPERM: see
+//! `rules`), and checks only `arch == AUDIT_ARCH_X86_64`, which x32
+//! syscalls pass too. So after its 3-instruction architecture check this
+//! splices in:
 //!
 //! ```text
 //!   ld  [nr]
