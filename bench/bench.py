@@ -382,7 +382,8 @@ def main():
 
     print("throughput and leaks:")
     before = host_state()
-    tp = [(c, *throughput(c, 240)) for c in (1, 2, 8)]
+    launchers_at_once, total = (1, 2, 8), 240
+    tp = [(c, *throughput(c, total)) for c in launchers_at_once]
     for c, rate, elapsed, failed in tp:
         print(f"  {c} launcher(s): {rate:6.1f} containers/s ({failed} failed)")
     start = time.monotonic()
@@ -394,7 +395,7 @@ def main():
     # The open files are the whole machine's (file-nr), and move with
     # whatever else runs: a leak of one per container would add as many
     # as there were containers.
-    containers = sum(c * (240 // c) for c in (1, 2, 8)) + 1000
+    containers = sum(c * (total // c) for c in launchers_at_once) + 1000  # as throughput() runs them
     grown = after["open files"] - before["open files"]
     leaked = [k for k in ("mounts", "barco cgroups", "barco processes") if after[k] != before[k]]
     if leaked or grown >= containers // 10:
