@@ -279,7 +279,10 @@ def interleaved(n):
         for name in order:
             argv, env = commands[name]
             t = time.perf_counter()
-            subprocess.run(argv, env=env, stderr=subprocess.DEVNULL)
+            code = subprocess.run(argv, env=env, stderr=subprocess.DEVNULL).returncode
+            # A variant that failed would only look fast.
+            if code != 0:
+                sys.exit(f"bench: {name} exited with {code} in the interleaved rounds")
             times[name].append((time.perf_counter() - t) * 1000)
     medians = {k: statistics.median(v) for k, v in times.items()}
     # A step's cost: the median of each round's difference, so that drift
@@ -398,12 +401,15 @@ def main():
     containers = sum(c * (total // c) for c in launchers_at_once) + 1000  # as throughput() runs them
     grown = after["open files"] - before["open files"]
     leaked = [k for k in ("mounts", "barco cgroups", "barco processes") if after[k] != before[k]]
-    if leaked or grown >= containers // 10:
-        sys.exit(f"bench: something leaked over {containers} containers: before {before}, after {after}")
-    leaks = (f"{containers} containers ran; afterwards the mounts, barco's cgroups and processes are as "
-             f"before, and the machine's open files (`/proc/sys/fs/file-nr`, which moves with everything "
-             f"else that runs) changed by {grown:+d}, where a leak of one file per container would add "
-             f"{containers}.")
+    leak = leaked or grown >= containers // 10
+    if leak:
+        leaks = (f"**Something leaked** over {containers} containers: {', '.join(leaked) or 'open files'} "
+                 f"changed (open files by {grown:+d}).")
+    else:
+        leaks = (f"{containers} containers ran; afterwards the mounts, barco's cgroups and processes are as "
+                 f"before, and the machine's open files (`/proc/sys/fs/file-nr`, which moves with everything "
+                 f"else that runs) changed by {grown:+d}, where a leak of one file per container would add "
+                 f"{containers}.")
     print(f"  {leaks}")
 
     md = [f"# barco benchmark results", "",
@@ -469,6 +475,10 @@ def main():
     (OUT / "results.md").write_text("\n".join(md))
     svg(startup, OUT / "startup.svg")
     print("bench: wrote bench/results.md and bench/startup.svg")
+    # Written first, so that the run's measurements are kept; then the
+    # bench fails.
+    if leak:
+        sys.exit(f"bench: something leaked over {containers} containers: before {before}, after {after}")
 
 
 if __name__ == "__main__":
