@@ -515,8 +515,8 @@ const fn put(m: &mut [u8], at: usize, bytes: &[u8]) {
     }
 }
 
-/// A request's `nlmsghdr` at `at`, at compile time, as [`Batch::message`]
-/// writes it.
+/// A request's `nlmsghdr` at `at`: at compile time for the requests made
+/// then, and in [`Batch::message`] for the others.
 const fn header(m: &mut [u8], at: usize, len: u32, kind: u16, flags: u16, seq: u32) {
     put(m, at, &len.to_ne_bytes());
     put(m, at + 4, &kind.to_ne_bytes());
@@ -603,14 +603,13 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 struct Batch(Vec<u8>);
 
 impl Batch {
-    /// A request of `header` and flat attributes; returns where it begins.
-    fn request(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[(u16, &[u8])]) -> usize {
+    /// A request of `header` and flat attributes.
+    fn request(&mut self, kind: u16, flags: u16, seq: u32, header: &[u8], attrs: &[(u16, &[u8])]) {
         let at = self.message(kind, flags, seq, header);
         for (kind, payload) in attrs {
             self.attr(*kind, payload);
         }
         self.end_message(at);
-        at
     }
 
     /// Begins a request; returns where, for [`Batch::end_message`].
@@ -618,9 +617,7 @@ impl Batch {
         let at = self.0.len();
         // nlmsg_len when it ends, and nlmsg_pid 0: the kernel's.
         let mut nlmsghdr = [0u8; 16];
-        nlmsghdr[4..6].copy_from_slice(&kind.to_ne_bytes());
-        nlmsghdr[6..8].copy_from_slice(&(nl::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
-        nlmsghdr[8..12].copy_from_slice(&seq.to_ne_bytes());
+        self::header(&mut nlmsghdr, 0, 0, kind, flags, seq);
         self.0.extend_from_slice(&nlmsghdr);
         self.0.extend_from_slice(header);
         at
