@@ -327,8 +327,9 @@ impl fmt::Display for StrError {
     }
 }
 
-/// Each errno's message, as a cold text's number. (A table searched rather than a `match`, which became a
-/// jump table and a copy of the return per arm: 0.2 KB more of `just tiny`.)
+/// Each errno's message, as a cold text's number. (A table searched
+/// rather than a `match`, which became a jump table and a copy of the
+/// return per arm: 0.2 KB more of `just tiny`.)
 const MESSAGES: [(u8, usize); 47] = [
     (1, msg_id!("Operation not permitted")),
     (2, msg_id!("No such file or directory")),

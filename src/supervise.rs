@@ -7,8 +7,7 @@
 
 use crate::cgroup::{Cgroup, Made};
 use crate::error::{Error, Stage};
-use crate::log::dec;
-use crate::log::{self, debug, info, trace};
+use crate::log::{self, debug, dec, info, trace};
 use crate::plan::Plan;
 use crate::spawn::{self, Builder, Channel, Container, Failure, ParentEnd, Spread, ToParent};
 use crate::sys::{self, Forked, SigSet, SignalfdSiginfo};
@@ -439,11 +438,11 @@ fn child_failed(plan: &Plan, f: Failure) -> Failure {
 fn status_code(exit: Option<i32>, signal: Option<i32>) -> Option<i32> {
     match (exit, signal) {
         (Some(code), _) => {
-            debug!("container exited with {}", log::dec(code));
+            debug!("container exited with {}", dec(code));
             Some(code)
         }
         (None, Some(sig)) => {
-            debug!("container was killed by signal {}", log::dec(sig));
+            debug!("container was killed by signal {}", dec(sig));
             Some(128 + sig)
         }
         (None, None) => None,
