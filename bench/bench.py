@@ -344,6 +344,13 @@ def main():
     rootless_ratio = med["bwrap, rootless"] / med["barco, rootless"]
     print(f"rootless: bwrap / barco {rootless_ratio:.2f}x")
     print(f"barco / floor: {floor_ratio:.2f}x")
+    # The ceiling: what the floor itself, which does less than any of them,
+    # reaches against the peers, and how near the floor a launcher must be
+    # to reach the targets (2.5x bwrap, 4x crun).
+    ceiling = {peer: med[peer] / med["floor"] for peer in ("bwrap", "crun")}
+    need = {peer: ceiling[peer] / target for peer, target in (("bwrap", 2.5), ("crun", 4.0))}
+    print(f"the floor is {ceiling['bwrap']:.2f}x faster than bwrap and {ceiling['crun']:.2f}x than crun: 2.5x bwrap "
+          f"needs a launcher within {need['bwrap']:.2f}x of the floor, 4x crun within {need['crun']:.2f}x")
 
     print("controls, interleaved (median ms, Python's spawn included):")
     rounds = max(100, RUNS * 6)
@@ -430,6 +437,9 @@ def main():
            f"{dict(same)['bwrap']:.2f}x faster than bwrap and",
            f"{dict(same)['crun']:.2f}x than crun. runc makes cgroups but loads no filter: against "
            f"`barco --seccomp none` it is {dict(same)['runc']:.2f}x slower.", "",
+           f"The floor itself, which does less than any of them, is {ceiling['bwrap']:.2f}x faster than bwrap "
+           f"and {ceiling['crun']:.2f}x than crun. So a launcher 2.5x faster than bwrap must be within "
+           f"{need['bwrap']:.2f}x of the floor, and one 4x faster than crun within {need['crun']:.2f}x.", "",
            "![start-up](startup.svg)", "",
            "## Controls, interleaved", "",
            f"hyperfine runs one launcher {RUNS} times back to back, so each run also pays for the kernel's deferred",
