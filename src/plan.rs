@@ -516,7 +516,7 @@ impl Plan {
         shown[Named::Ids as usize] = dec(args.uid).to_string().leak();
         // Every C string at once (see `c_strings`): one early return, so
         // one copy of the code that drops everything planned so far.
-        let (rootfs, hostname, workdir, argv, envp) = c_strings(rootfs, hostname, workdir, argv, env)?;
+        let (rootfs, hostname, workdir, argv, envp) = c_strings(rootfs, &command, hostname, workdir, argv, env)?;
         Ok(Plan {
             rootfs,
             hostname,
@@ -697,17 +697,20 @@ fn plan_cgroup(h: Option<&Hierarchy>, name: &str, limits: &cgroup::Limits) -> Op
 }
 
 /// The plan's C strings and execve's arrays, for `Plan::from_args`, or
-/// the first that holds a NUL refused. A function kept out of line, not a
+/// the first that holds a NUL refused: of those, and of the command, which
+/// the seed's `-c CMD -a ARG0` keeps out of argv. (The rootfs cannot hold
+/// one: `resolve_rootfs` refused it.) A function kept out of line, not a
 /// closure inlined there: 0.2 KB of `just tiny`.
 #[inline(never)]
 fn c_strings(
     rootfs: std::path::PathBuf,
+    command: &OsStr,
     hostname: &OsStr,
     workdir: &OsStr,
     argv: Vec<OsString>,
     env: Vec<OsString>,
 ) -> Result<(CString, CString, CString, CArray, CArray), Error> {
-    // Each looked at for a NUL first (argv, envp, then the rootfs, hostname
+    // Each looked at for a NUL first (argv, envp, then the command, hostname
     // and workdir, the order the error picks the first of), so that none of
     // the conversions can fail: one early return, before any is made,
     // instead of one after each (0.3 KB of `just tiny`). The three looked
@@ -715,7 +718,7 @@ fn c_strings(
     // more.
     let nul = |s: &&OsStr| s.as_bytes().contains(&0);
     let found = argv.iter().chain(&env).map(OsString::as_os_str).find(nul);
-    if let Some(nul) = found.or_else(|| [rootfs.as_os_str(), hostname, workdir].into_iter().find(nul)) {
+    if let Some(nul) = found.or_else(|| [command, hostname, workdir].into_iter().find(nul)) {
         return Err(nul_refused(nul.as_bytes()));
     }
     let rootfs = cstring(rootfs.into_os_string());
@@ -880,8 +883,8 @@ fn environment(extra: &[OsString], host: &Host, uid: u32, hostname: &OsStr) -> R
 /// otherwise in each directory of PATH.
 fn candidates(command: &[u8], path: &[u8]) -> Vec<CString> {
     let mut paths = Vec::new();
-    // A NUL inside was already refused with argv; PATH entries from --env
-    // cannot hold one either, as they came from argv too.
+    // A NUL inside is refused by `c_strings`, which ends the plan; PATH
+    // entries from --env cannot hold one either, as they came from argv too.
     let mut add = |p: Vec<u8>| paths.extend(CString::new(p).ok());
     if command.contains(&b'/') {
         add(command.to_vec());
@@ -1103,11 +1106,13 @@ mod tests {
         assert!(msg(&["-m", "/", "--hostname", ""]).contains("1 to 64 bytes"));
         assert!(msg(&["-m", "/", "--hostname", &"h".repeat(65)]).contains("1 to 64 bytes"));
         assert!(msg(&["-m", "/", ""]).contains("empty string"));
-        // The first NUL of argv, envp, then the rootfs, hostname and workdir.
+        // The first NUL of argv, envp, then the command, hostname and workdir.
         assert_eq!(msg(&["-m", "/", "-w", "/w\0", "-e", "A=\0", "echo", "a\0b"]), "'a\0b' contains a NUL byte");
         assert_eq!(msg(&["-m", "/", "-w", "/w\0", "-e", "A=\0", "echo"]), "'A=\0' contains a NUL byte");
         assert_eq!(msg(&["-m", "/", "-w", "/w\0", "--hostname", "h\0"]), "'HOSTNAME=h\0' contains a NUL byte");
         assert_eq!(msg(&["-m", "/", "-w", "/w\0"]), "'/w\0' contains a NUL byte");
+        // The seed's -c CMD -a ARG0: the command is not in argv.
+        assert_eq!(msg(&["-m", "/", "-w", "/w\0", "-c", "/bin/s\0h", "-a", "sh"]), "'/bin/s\0h' contains a NUL byte");
         let args = match parse(["-m", "/"]).unwrap() {
             Parsed::Run(a) => a,
             _ => unreachable!(),
