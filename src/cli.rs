@@ -308,10 +308,12 @@ fn take(a: &mut Args, opt: Opt, option: &str, v: OsString) -> Result<(), Error> 
             Some(n) => a.no_seccomp = n == 0, // none
             None => return Err(Error::usage(msg!("--seccomp takes none or default (see barco --help)"))),
         },
-        Opt::Net => match (word(&v, packed::texts!["none", "host", "veth"]), v.to_str()) {
-            (Some(n), _) => a.net = [NetMode::None, NetMode::Host, NetMode::Veth][n],
-            (None, Some(other)) => return Err(Error::usage(msg_fmt!("--net: '{}' is not none, host or veth", other))),
-            (None, None) => return Err(Error::usage(msg!("--net: not none, host or veth"))),
+        Opt::Net => match word(&v, packed::texts!["none", "host", "veth"]) {
+            Some(n) => a.net = [NetMode::None, NetMode::Host, NetMode::Veth][n],
+            None => {
+                let v = v.to_string_lossy();
+                return Err(Error::usage(msg_fmt!("--net: '{}' is not none, host or veth", v)));
+            }
         },
         Opt::Cgroup => match word(&v, packed::texts!["none"]) {
             Some(_) => a.no_cgroup = true,
