@@ -88,6 +88,15 @@ pub enum Hierarchy {
     V1 { memory: (PathBuf, String), cpu: (PathBuf, String), pids: (PathBuf, String) },
 }
 
+impl Hierarchy {
+    /// Whether a cgroup made here is joined by the child itself (v1), as
+    /// [`Cgroup::joined_by_child`] says of the cgroup: for planning, before
+    /// there is one.
+    pub fn joined_by_child(&self) -> bool {
+        matches!(self, Hierarchy::V1 { .. })
+    }
+}
+
 /// Everything the supervisor does to the container's cgroup, as C strings
 /// made while planning.
 pub struct Cgroup {

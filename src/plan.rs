@@ -466,8 +466,7 @@ impl Plan {
         if network_builder {
             clone_flags &= !(k::CLONE_NEWNET as u64);
         }
-        // `Cgroup::joined_by_child`, asked of the hierarchy it will be made on.
-        let v1_cgroup = matches!(hierarchy, Some(Hierarchy::V1 { .. }));
+        let v1_cgroup = hierarchy.as_ref().is_some_and(|h| h.joined_by_child());
         let cpus = match network_builder || v1_cgroup {
             // Matched, not `.ok().filter()`: each step of those was one more
             // copy of the 128-byte set (32 bytes of `just tiny`).
