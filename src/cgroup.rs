@@ -101,8 +101,11 @@ impl Hierarchy {
 /// made while planning.
 pub struct Cgroup {
     v2: bool,
-    /// Directories to create, parents first; `leaves` are the container's.
+    /// Directories to create: the first `parents` shared by containers
+    /// (v2's `barco`), removed at the end if empty; then the container's
+    /// leaves (see [`Cgroup::leaves`]).
     dirs: Vec<CString>,
+    parents: usize,
     /// For each of `dirs` that is a leaf: the line for a leaf that exists
     /// (another container of the same name). Made now: no heap later.
     taken: Vec<Option<String>>,
@@ -115,9 +118,6 @@ pub struct Cgroup {
     /// pid in another PID namespace, from the same cgroup, is another
     /// barco's.
     reclaim: bool,
-    leaves: Vec<CString>,
-    /// Parents shared by containers: removed at the end if empty.
-    parents: Vec<CString>,
     /// (file, value) writes, in order.
     writes: Vec<(CString, CString)>,
     /// `cgroup.procs` (v2) of the leaf, for barco to join around the clone,
@@ -460,16 +460,13 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
     let (join_file, oom_file, stale_prefix) =
         if v2 { ("cgroup.procs", "memory.events", "") } else { ("tasks", "memory.oom_control", STALE_PREFIX_V1) };
     // Lists pushed in loops, not collected: 0.2 KB of `just tiny`.
-    let (mut dirs, mut taken_lines) = (Vec::new(), Vec::new());
-    for parent in &parents {
-        dirs.push(parent.clone());
-        taken_lines.push(None);
-    }
-    let (mut leaf_dirs, mut join, mut join_display) = (Vec::new(), Vec::new(), Vec::new());
+    let (parent_count, mut dirs) = (parents.len(), parents);
+    let mut taken_lines = Vec::new();
+    taken_lines.resize(parent_count, None);
+    let (mut join, mut join_display) = (Vec::new(), Vec::new());
     for leaf in &leaves {
         dirs.push(c(leaf));
         taken_lines.push(Some(taken(name, leaf)));
-        leaf_dirs.push(c(leaf));
         // Shown as the C string made (paths have no NUL): no second join.
         let procs = file(leaf, join_file);
         join_display.push(leak(procs.to_string_lossy()));
@@ -482,8 +479,7 @@ pub fn plan(h: &Hierarchy, name: &str, l: &Limits) -> Cgroup {
         dirs,
         taken: taken_lines,
         reclaim: is_pid(name),
-        leaves: leaf_dirs,
-        parents,
+        parents: parent_count,
         writes,
         join,
         join_display,
@@ -528,6 +524,13 @@ pub fn own_pid() -> u32 {
 impl Cgroup {
     fn error(&'static self, path: &'static CStr, e: Errno) -> Error {
         Error::os(Stage::Cgroup, path.to_str().unwrap_or("(a path that is not UTF-8)"), e)
+    }
+
+    /// The container's own directories, after the shared parents in
+    /// `dirs`: v2's one, or v1's memory, cpu and pids leaves, in that
+    /// order (`join` and `kill_all` walk them alike).
+    fn leaves(&self) -> &[CString] {
+        &self.dirs[self.parents..]
     }
 
     /// Whether the child joins the cgroup itself, after the supervisor
@@ -696,7 +699,7 @@ impl Cgroup {
         if !self.v2 {
             return None;
         }
-        openat(CWD, self.leaves[0].as_c_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
+        openat(CWD, self.leaves()[0].as_c_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
     }
 
     /// The child moves itself into the v1 cgroups: `0` (the calling thread)
@@ -748,7 +751,7 @@ impl Cgroup {
     /// processes killed first: usually there are none, as the container's
     /// PID namespace died with its init, so the kill waits for a refusal.
     fn remove(&self) {
-        for (i, leaf) in self.leaves.iter().enumerate() {
+        for (i, leaf) in self.leaves().iter().enumerate() {
             // Killed processes take a moment to leave the cgroup.
             for attempt in 0..2000 {
                 // One warning for a leaf still busy at the last attempt or
@@ -769,7 +772,7 @@ impl Cgroup {
                 break;
             }
         }
-        for parent in &self.parents {
+        for parent in &self.dirs[..self.parents] {
             // Shared with other containers: goes only when empty.
             let _ = rustix::fs::unlinkat(CWD, parent.as_c_str(), rustix::fs::AtFlags::REMOVEDIR);
         }
@@ -1055,7 +1058,7 @@ mod tests {
         assert!(writes.contains(&("/m/sandbox/x/barco-7/memory.memsw.limit_in_bytes".into(), "2097152".into())));
         assert!(writes.contains(&("/c/barco-7/cpu.shares".into(), "2597".into())));
         assert!(writes.contains(&("/p/barco-7/pids.max".into(), "max".into())));
-        assert!(g.parents.is_empty(), "no parent to make and remove");
+        assert!(g.parents == 0, "no parent to make and remove");
         assert!(g.joined_by_child());
         assert_eq!(g.join[0], c("/m/sandbox/x/barco-7/tasks"));
         assert_eq!(g.barco_dirs, [c("/m/sandbox/x"), c("/c"), c("/p")]);
