@@ -393,7 +393,7 @@ fn bytes_c(v: Vec<u8>) -> CString {
 
 /// Adds the write of `value` to `dir/name` to `writes`. Not inlined, and
 /// called once a write instead of a `vec!` of them: each write's two C
-/// strings were otherwise moved through the stack at each of the eleven
+/// strings were otherwise moved through the stack at each of the thirteen
 /// (0.6 KB of `just tiny`).
 #[inline(never)]
 fn push_write(writes: &mut Vec<(CString, CString)>, dir: &Path, name: &str, value: CString) {

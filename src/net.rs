@@ -275,7 +275,8 @@ impl Network {
         r.request(nl::RTM_NEWROUTE as u16, CREATE_FLAGS, 5, &route, &via);
         steps.push(format!("adding the default route via {}", Dotted(host_ip)).leak());
 
-        // The supervisor's requests, with the host end's index to fill in.
+        // The supervisor's RTM_GETLINK of the host end, by name, for its index
+        // (DELLINK and HOST_SETUP, made at compile time, are filled with it).
         let mut getlink = Batch::default();
         let by_name = [(nl::IFLA_IFNAME as u16, &ifname[..])];
         getlink.request(nl::RTM_GETLINK as u16, 0, 1, &ifinfomsg(0, 0, 0), &by_name);
